@@ -1,0 +1,1 @@
+"""Bangkok district KPI reports as Excel-native workbooks: build, validate, consolidate."""

@@ -1,0 +1,133 @@
+"""The report form as data: loads ``workbook_templates/form_spec.yaml``.
+
+Writer, reader, validator, Excel button and docs all ask this module where a cell is and what it
+holds, so a change to the form is one edit in the YAML. A cell's address is derived from its row's
+place in the spec; nothing else in the code knows an address.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+FieldType = Literal["fixed", "text", "number", "quarter", "date", "computed"]
+RequiredKind = Literal["quarterly", "year_end", "signature"]
+COLUMNS = "ABCDEFG"
+
+
+class CellSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    col: str
+    span: int = 1
+    text: str | None = None
+    source: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CellSpec:
+        if sum(x is not None for x in (self.text, self.source, self.name)) > 1:
+            raise ValueError("a cell has one of text, source, name")
+        return self
+
+    @property
+    def col_index(self) -> int:
+        return COLUMNS.index(self.col)
+
+
+class RowSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str | None = None
+    style: str = "field"
+    cells: list[CellSpec] = Field(default_factory=list)
+
+
+class FieldSpec(BaseModel):
+    """One contract cell (a sheet-scoped defined name)."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str = ""
+    type: FieldType
+    label_th: str
+    label_en: str
+    required_from: int | None = None
+    required: RequiredKind | None = None
+    quarter: int | None = None
+    only: list[str] | None = None
+    prompt_th: str | None = None
+
+    def applies(self, scoring: str) -> bool:
+        return self.only is None or scoring in self.only
+
+    @property
+    def is_input(self) -> bool:
+        return self.type not in ("fixed", "computed")
+
+    @property
+    def required_kind(self) -> RequiredKind | None:
+        if self.required_from is None:
+            return None
+        return self.required or "quarterly"
+
+
+class WorkbookName(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    sheet: str
+    key: str | None = None
+    cell: str | None = None
+
+
+class FormSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    template_version: str
+    known_versions: list[str]
+    title: str
+    columns: dict[str, float]
+    print_area_last_col: str
+    hidden_columns: list[str] = Field(default_factory=list)
+    rows: list[RowSpec]
+    fields: dict[str, FieldSpec]
+    workbook_names: dict[str, WorkbookName]
+    sheets: dict[str, str]
+    _addresses: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_placed_once(self) -> FormSpec:
+        placed = [c.name for r in self.rows for c in r.cells if c.name]
+        if len(placed) != len(set(placed)):
+            raise ValueError("a defined name is placed twice in the form spec")
+        if set(placed) != set(self.fields):
+            raise ValueError(f"fields and placed names differ: {set(placed) ^ set(self.fields)}")
+        for name, spec in self.fields.items():
+            object.__setattr__(spec, "name", name)
+        self._addresses = {c.name: (r, c.col_index) for r, row in enumerate(self.rows) for c in row.cells if c.name}
+        return self
+
+    @property
+    def addresses(self) -> dict[str, tuple[int, int]]:
+        """Defined name → (row, col), 0-based, as laid out by the writer."""
+        return self._addresses
+
+    def a1(self, name: str) -> str:
+        row, col = self.addresses[name]
+        return f"{COLUMNS[col]}{row + 1}"
+
+    def fields_for(self, scoring: str) -> list[FieldSpec]:
+        return [f for f in self.fields.values() if f.applies(scoring)]
+
+    def quarter_fields(self, quarter: int) -> list[FieldSpec]:
+        return [f for f in self.fields.values() if f.quarter == quarter]
+
+    @property
+    def meta_sheet(self) -> str:
+        return self.sheets["meta"]
+
+
+@cache
+def load_spec() -> FormSpec:
+    text = resources.files("kpi_xl.workbook_templates").joinpath("form_spec.yaml").read_text(encoding="utf-8")
+    return FormSpec.model_validate(yaml.safe_load(text))
+

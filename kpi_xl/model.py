@@ -1,0 +1,177 @@
+"""The plain models every part meets at.
+
+``RawWorkbook`` is what any fetcher produces — the file reader (calamine + the workbook's own
+defined names) or the Excel button (xlwings) — so the rules never see a library object: the same
+evaluation runs at head office and in a district office. ``Meta`` is the hidden metadata sheet,
+which also carries the catalog itself (as JSON) so the button can score without a catalog file on
+the district's PC; its checksum reveals an edited sheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .problems import Location, Report
+
+CHUNK = 30000  # characters per metadata cell (Excel's limit is 32,767)
+
+
+class Cell(BaseModel):
+    """One named cell as found: where it is and what it holds, unparsed."""
+
+    name: str
+    sheet: str
+    cell: str | None = Field(None, description="A1 address, e.g. B21")
+    raw: Any = None
+
+    def location(self, file: str | None = None) -> Location:
+        return Location(file=file, sheet=self.sheet, cell=self.cell, name=self.name)
+
+    @property
+    def blank(self) -> bool:
+        return self.raw is None or (isinstance(self.raw, str) and not self.raw.strip())
+
+
+class RawWorkbook(BaseModel):
+    """A workbook's contract cells, fetched by any means."""
+
+    file: str
+    sheet_names: list[str] = Field(default_factory=list)
+    meta: dict[str, Cell] = Field(default_factory=dict, description="metadata key → cell (key order kept)")
+    workbook_cells: dict[str, Cell] = Field(default_factory=dict, description="workbook-scoped names")
+    sheets: dict[str, dict[str, Cell]] = Field(default_factory=dict, description="indicator sheet → name → cell")
+    modified: dt.datetime | None = Field(None, description="last saved (docProps/core.xml), for duplicates")
+
+
+def meta_rows(
+    *,
+    template_version: str,
+    fiscal_year: int,
+    district_code: int,
+    district_name_th: str,
+    district_name_en: str,
+    catalog_hash: str,
+    indicator_codes: list[str],
+    build_time: str,
+    catalog_json: str,
+) -> list[tuple[str, str]]:
+    """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip."""
+    parts = [catalog_json[i:i + CHUNK] for i in range(0, len(catalog_json), CHUNK)] or [""]
+    rows = [
+        ("template_version", template_version),
+        ("fiscal_year", str(fiscal_year)),
+        ("district_code", str(district_code)),
+        ("district_name_th", district_name_th),
+        ("district_name_en", district_name_en),
+        ("catalog_hash", catalog_hash),
+        ("indicator_codes", ",".join(indicator_codes)),
+        ("build_time", build_time),
+        ("catalog_parts", str(len(parts))),
+    ]
+    rows += [(f"catalog_json_{i}", part) for i, part in enumerate(parts, start=1)]
+    return [*rows, ("meta_checksum", meta_checksum(rows))]
+
+
+def meta_checksum(rows: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for key, value in rows:
+        digest.update(f"{key}\x1f{value}\x1e".encode())
+    return digest.hexdigest()
+
+
+class Meta(BaseModel):
+    template_version: str
+    fiscal_year: int
+    district_code: int
+    district_name_th: str
+    district_name_en: str
+    catalog_hash: str
+    indicator_codes: list[str]
+    build_time: str
+    catalog_json: str
+    checksum_ok: bool
+
+
+def parse_meta(cells: dict[str, Cell]) -> Meta:
+    """Metadata cells → :class:`Meta`; raises ``ValueError`` when keys are missing or unreadable."""
+    def text(key: str) -> str:
+        cell = cells.get(key)
+        if cell is None:
+            raise ValueError(f"missing metadata key {key}")
+        raw = cell.raw
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        return "" if raw is None else str(raw)
+
+    parts = int(text("catalog_parts") or 0)
+    keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
+            "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
+    keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
+    rows = [(k, text(k)) for k in keys]
+    values = dict(rows)
+    return Meta(
+        template_version=values["template_version"],
+        fiscal_year=int(values["fiscal_year"]),
+        district_code=int(values["district_code"]),
+        district_name_th=values["district_name_th"],
+        district_name_en=values["district_name_en"],
+        catalog_hash=values["catalog_hash"],
+        indicator_codes=[c for c in values["indicator_codes"].split(",") if c],
+        build_time=values["build_time"],
+        catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
+        checksum_ok=meta_checksum(rows) == text("meta_checksum"),
+    )
+
+
+def catalog_to_json(catalog: Any) -> str:
+    return json.dumps(catalog.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class FieldValue(BaseModel):
+    """A contract cell after parsing: the typed value (number, date, quarter, text) and its origin."""
+
+    cell: Cell
+    value: Any = None
+
+
+class IndicatorResult(BaseModel):
+    code: str
+    sheet: str
+    name_th: str = ""
+    weight: float = 0.0
+    scoring: str = ""
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    year_value: float | None = None
+    score: float | None = None
+    target_met: bool | None = None
+    explanation_th: str = ""
+
+    def value(self, name: str) -> Any:
+        field = self.fields.get(name)
+        return None if field is None else field.value
+
+
+class DistrictReport(BaseModel):
+    """One workbook, validated and scored: what the CLI prints, the button writes back, HQ collects."""
+
+    file: str
+    readable: bool = True
+    meta: Meta | None = None
+    district_code: int | None = None
+    district_name_th: str | None = None
+    district_name_en: str | None = None
+    fiscal_year: int | None = None
+    report_quarter: int | None = None
+    modified: dt.datetime | None = None
+    indicators: list[IndicatorResult] = Field(default_factory=list)
+    district_score: float | None = None
+    problems: Report = Field(default_factory=Report)
+
+    @property
+    def valid(self) -> bool:
+        return self.readable and self.problems.valid

@@ -1,0 +1,414 @@
+"""The problem registry: every kind of problem kpi-xl can report, with a stable code.
+
+Codes never change meaning (like pyxform's registry): head office files, the Excel button and
+`docs/errors.md` all quote them, so a code is added, never renumbered. Each kind carries a Thai and
+an English message template; a rendered message reads location first, then what is wrong, then
+how to fix it: ``[KPI-03!D14] ผลไตรมาสที่ 2 ต้องเป็นตัวเลข — พบ "สิบ" — กรอกเป็นตัวเลข เช่น 10``.
+
+Problems are collected into a :class:`Report` (all of them, never only the first) that merges
+across workbooks, as frictionless does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import groupby
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    """One registry entry. ``message_*`` and ``fix_*`` are ``str.format`` templates."""
+
+    code: str
+    severity: Severity
+    title: str
+    message_th: str
+    message_en: str
+    fix_th: str
+    fix_en: str
+    area: str
+
+    def fields(self) -> set[str]:
+        """Placeholders the templates use, so callers (and a test) can check they pass them all."""
+        text = " ".join((self.message_th, self.message_en, self.fix_th, self.fix_en))
+        return set(re.findall(r"{(\w+)", text))
+
+
+REGISTRY: dict[str, ProblemKind] = {}
+
+_AREAS = {
+    "C": "ทะเบียนตัวชี้วัด / Indicator catalog",
+    "E1": "โครงสร้างแฟ้ม / Workbook structure",
+    "E2": "ข้อมูลที่ต้องกรอก / Required inputs",
+    "E3": "ชนิดข้อมูล / Types",
+    "E4": "ความหมายของข้อมูล / Meaning",
+    "W4": "ความหมายของข้อมูล / Meaning",
+    "E5": "การรวบรวมผล / Consolidation",
+    "W5": "การรวบรวมผล / Consolidation",
+}
+
+
+def _kind(
+    code: str,
+    severity: Severity,
+    title: str,
+    message_th: str,
+    message_en: str,
+    fix_th: str,
+    fix_en: str,
+) -> None:
+    tail = code.split("-", 1)[1]
+    area = _AREAS["C" if tail.startswith("C") else tail[:2]]
+    if code in REGISTRY:  # pragma: no cover - guards the table below
+        raise RuntimeError(f"duplicate problem code {code}")
+    REGISTRY[code] = ProblemKind(code, severity, title, message_th, message_en, fix_th, fix_en, area)
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# --- Indicator catalog (head office's workbook or YAML) -----------------------------------------
+_kind("KPI-C001", E, "Catalog unreadable",
+      "อ่านทะเบียนตัวชี้วัดไม่ได้: {detail}", "cannot read the indicator catalog: {detail}",
+      "ตรวจว่าเป็นแฟ้ม .xlsx หรือ .yaml ที่ถูกต้อง", "check it is a valid .xlsx or .yaml file")
+_kind("KPI-C002", E, "Catalog sheet missing",
+      "ไม่พบแผ่นงาน \"{sheet_th}\"", "sheet '{sheet_en}' is missing",
+      "เพิ่มแผ่นงานตามแบบในแฟ้มตัวอย่าง", "add the sheet as in the sample catalog")
+_kind("KPI-C003", E, "Catalog column missing",
+      "ไม่พบคอลัมน์ \"{column}\" ในแถวหัวตาราง", "column '{column}' is missing from the header row",
+      "เพิ่มคอลัมน์ตามแบบในแฟ้มตัวอย่าง", "add the column as in the sample catalog")
+_kind("KPI-C010", E, "Required catalog value missing",
+      "ต้องกรอก {column}", "{column} is required",
+      "กรอกค่าในช่องนี้", "fill in this cell")
+_kind("KPI-C011", E, "Value not among the choices",
+      "ค่า \"{value}\" ใช้ไม่ได้ ต้องเป็นหนึ่งใน {choices}", "\"{value}\" is not allowed; expected one of {choices}",
+      "เลือกค่าจากรายการ", "pick one of the listed values")
+_kind("KPI-C012", E, "Catalog value not a number",
+      "ค่า \"{value}\" ต้องเป็นตัวเลข", "\"{value}\" must be a number",
+      "กรอกเป็นตัวเลข", "type a number")
+_kind("KPI-C020", E, "Duplicate indicator code",
+      "รหัสตัวชี้วัด {value} ซ้ำกับแถว {other_row}", "indicator code {value} repeats row {other_row}",
+      "ใช้รหัสที่ไม่ซ้ำกัน", "give each indicator its own code")
+_kind("KPI-C021", E, "Unknown plan dimension",
+      "ไม่มีด้านที่ {value} ในแผนพัฒนา 20 ปี (มี 1–{count})", "dimension {value} is not in the plan (1–{count})",
+      "กรอกเลขด้าน 1 ถึง {count}", "use a dimension number from 1 to {count}")
+_kind("KPI-C022", E, "Thresholds out of order",
+      "เกณฑ์ {value} ต้อง{order}", "thresholds {value} must be {order_en}",
+      "เรียงเกณฑ์ระดับ 1 ถึง 5 ใหม่ หรือแก้ทิศทาง (direction)", "reorder t1…t5 or fix the direction")
+_kind("KPI-C023", E, "Milestone without exactly 5 levels",
+      "ตัวชี้วัดแบบขั้นความสำเร็จต้องมี 5 ระดับ พบ {count} ระดับ", "a milestone indicator needs 5 levels, found {count}",
+      "กรอกคำอธิบายระดับ 1 ถึง 5 ให้ครบ", "describe each of levels 1 to 5")
+_kind("KPI-C024", E, "Weight not positive",
+      "น้ำหนัก {value} ต้องมากกว่า 0", "weight {value} must be greater than 0",
+      "กรอกน้ำหนักเป็นตัวเลขบวก", "type a positive weight")
+_kind("KPI-C025", E, "Unknown district code",
+      "ไม่มีรหัสเขต {value}", "district code {value} does not exist",
+      "ใช้รหัสเขตจากแผ่นงานเขต (เช่น 1030)", "use a code from the districts sheet (e.g. 1030)")
+_kind("KPI-C026", W, "Weights do not sum to 100",
+      "น้ำหนักรวม {value} ไม่เท่ากับ 100", "weights sum to {value}, not 100",
+      "ปรับน้ำหนักให้รวมเป็น 100", "adjust the weights to sum to 100")
+_kind("KPI-C027", E, "Indicator code unusable as a sheet name",
+      "รหัส \"{value}\" ต้องเป็นอักษรอังกฤษ ตัวเลข - หรือ _ ไม่เกิน 20 ตัว", "code \"{value}\" must be 1–20 letters, digits, - or _",
+      "แก้รหัส เช่น KPI-01", "use a code such as KPI-01")
+_kind("KPI-C028", E, "Wrong number of thresholds",
+      "ตัวชี้วัดแบบเกณฑ์ต้องมีเกณฑ์ 5 ค่า (t1–t5) พบ {count}", "a thresholds indicator needs 5 values t1–t5, found {count}",
+      "กรอกเกณฑ์ t1 ถึง t5 ให้ครบ", "fill t1 to t5")
+_kind("KPI-C029", E, "Target on the wrong side of the scale",
+      "เป้าหมาย {value} อยู่นอกช่วงคะแนน {low}–{high}", "target {value} lies outside the scale {low}–{high}",
+      "แก้เป้าหมายหรือเกณฑ์", "fix the target or the thresholds")
+
+# --- Workbook structure ------------------------------------------------------------------------
+_kind("KPI-E100", E, "File cannot be opened",
+      "เปิดแฟ้มไม่ได้: {detail}", "the file cannot be opened: {detail}",
+      "ส่งแฟ้ม .xlsm/.xlsx ฉบับที่บันทึกจาก Excel ใหม่อีกครั้ง", "send the .xlsm/.xlsx saved from Excel again")
+_kind("KPI-E101", E, "Old .xls format",
+      "แฟ้มเป็นรูปแบบ .xls รุ่นเก่า", "the file is in the old .xls format",
+      "เปิดใน Excel แล้วบันทึกเป็น .xlsm (Excel Macro-Enabled Workbook)", "open it in Excel and save as .xlsm")
+_kind("KPI-E102", E, "Password-protected file",
+      "แฟ้มถูกตั้งรหัสผ่านเปิดแฟ้ม", "the file is encrypted with a password",
+      "ยกเลิกรหัสผ่าน (แฟ้ม > ข้อมูล > ป้องกันเวิร์กบุ๊ก) แล้วส่งใหม่", "remove the password (File > Info > Protect Workbook) and send again")
+_kind("KPI-E103", E, "Not a kpi-xl workbook",
+      "ไม่ใช่แบบรายงานที่สร้างจาก kpi-xl", "not a workbook built by kpi-xl",
+      "กรอกข้อมูลลงในแฟ้มแบบรายงานที่ส่วนกลางส่งให้", "fill in the workbook that head office sent")
+_kind("KPI-E104", E, "Metadata sheet edited",
+      "ข้อมูลกำกับแฟ้ม (แผ่นงานซ่อน {sheet}) ถูกแก้ไข", "the hidden metadata sheet {sheet} was edited",
+      "ใช้แฟ้มแบบรายงานฉบับเดิมจากส่วนกลาง", "use the original workbook from head office")
+_kind("KPI-E105", E, "Unknown template version",
+      "รุ่นแบบรายงาน \"{value}\" ไม่รู้จัก (รู้จัก {expected})", "template version \"{value}\" is unknown (known: {expected})",
+      "ขอแฟ้มแบบรายงานรุ่นปัจจุบันจากส่วนกลาง", "ask head office for the current workbook")
+_kind("KPI-E106", E, "Built from another catalog",
+      "แฟ้มสร้างจากทะเบียนตัวชี้วัดฉบับอื่น ({value} ≠ {expected})", "built from another catalog version ({value} ≠ {expected})",
+      "ขอแฟ้มแบบรายงานที่สร้างจากทะเบียนฉบับปัจจุบัน", "ask head office for a workbook built from the current catalog")
+_kind("KPI-E107", E, "Unknown district",
+      "รหัสเขต \"{value}\" ไม่มีในทะเบียน", "district code \"{value}\" is unknown",
+      "ใช้แฟ้มแบบรายงานของเขตตนเองจากส่วนกลาง", "use your district's workbook from head office")
+_kind("KPI-E108", E, "Not the expected district",
+      "แฟ้มเป็นของเขต {value} ไม่ใช่เขต {expected}", "the workbook is for district {value}, not {expected}",
+      "ตรวจว่าส่งแฟ้มของเขตที่ถูกต้อง", "check the right district's workbook was sent")
+_kind("KPI-E109", E, "Wrong fiscal year",
+      "แฟ้มเป็นของปีงบประมาณ {value} ไม่ใช่ {expected}", "the workbook is for fiscal year {value}, not {expected}",
+      "ใช้แฟ้มแบบรายงานของปีงบประมาณ {expected}", "use the workbook for fiscal year {expected}")
+_kind("KPI-E110", E, "Indicator sheet missing",
+      "ไม่พบแผ่นงานของตัวชี้วัด {value}", "the sheet of indicator {value} is missing",
+      "อย่าลบหรือเปลี่ยนชื่อแผ่นงาน ใช้แฟ้มฉบับเดิมแล้วกรอกใหม่", "do not delete or rename sheets; refill the original workbook")
+_kind("KPI-E111", E, "Defined name missing",
+      "ไม่พบช่องกรอก \"{value}\" (ชื่อที่กำหนด) ในแผ่นงาน", "defined name \"{value}\" is missing on the sheet",
+      "อย่าลบช่องกรอก ใช้แฟ้มฉบับเดิมแล้วกรอกใหม่", "do not delete input cells; refill the original workbook")
+_kind("KPI-E112", E, "Reporting quarter not chosen",
+      "ยังไม่ได้เลือกไตรมาสที่รายงาน (พบ \"{value}\")", "the reporting quarter is not chosen (found \"{value}\")",
+      "เลือกไตรมาส 1–4 ที่แผ่นงานคำชี้แจง", "choose quarter 1–4 on the cover sheet")
+_kind("KPI-E113", E, "Metadata sheet missing",
+      "ไม่พบแผ่นงานซ่อนข้อมูลกำกับแฟ้ม ({sheet})", "the hidden metadata sheet ({sheet}) is missing",
+      "ใช้แฟ้มแบบรายงานฉบับเดิมจากส่วนกลาง", "use the original workbook from head office")
+
+# --- Required inputs -------------------------------------------------------------------------
+_kind("KPI-E201", E, "Quarterly input missing",
+      "ยังไม่ได้กรอก{label_th}", "{label_en} is empty",
+      "กรอกข้อมูลของไตรมาสที่ {quarter} ให้ครบ", "fill in quarter {quarter}")
+_kind("KPI-E202", E, "Year-end input missing",
+      "ยังไม่ได้กรอก{label_th} (ต้องกรอกเมื่อรายงานไตรมาส 4)", "{label_en} is empty (required in quarter 4)",
+      "กรอกข้อมูลสรุปปลายปีงบประมาณ", "fill in the year-end part")
+_kind("KPI-E203", E, "Signature missing",
+      "ยังไม่ได้กรอก{label_th} ของผู้รับผิดชอบ", "{label_en} of the person responsible is empty",
+      "กรอกชื่อ ตำแหน่ง และวันที่ลงนาม", "fill in the signer's name, position and date")
+
+# --- Types ---------------------------------------------------------------------------------------
+_kind("KPI-E301", E, "Not a number",
+      "{label_th} ต้องเป็นตัวเลข — พบ \"{value}\"", "{label_en} must be a number — found \"{value}\"",
+      "กรอกเป็นตัวเลข เช่น 10", "type a number such as 10")
+_kind("KPI-E302", E, "Not a date",
+      "{label_th} ต้องเป็นวันที่ — พบ \"{value}\"", "{label_en} must be a date — found \"{value}\"",
+      "กรอกวันที่ เช่น 23 ธันวาคม 2563", "type a date such as 23 ธันวาคม 2563")
+_kind("KPI-E303", E, "Date outside the fiscal year",
+      "{label_th} {value} อยู่นอกปีงบประมาณ {fiscal_year}", "{label_en} {value} is outside fiscal year {fiscal_year}",
+      "กรอกวันที่ระหว่าง {start} ถึง {end}", "use a date from {start} to {end}")
+_kind("KPI-E304", E, "Level quarter not 1–4",
+      "{label_th} ต้องเป็นไตรมาส 1–4 — พบ \"{value}\"", "{label_en} must be quarter 1–4 — found \"{value}\"",
+      "เลือกไตรมาสที่บรรลุระดับนี้จากรายการ หรือเว้นว่างถ้ายังไม่บรรลุ", "pick the quarter from the list, or leave blank")
+
+# --- Meaning ---------------------------------------------------------------------------------------
+_kind("KPI-E401", E, "Milestone levels out of order",
+      "ระดับ {level} บรรลุในไตรมาส {quarter} แต่ระดับ {previous} {previous_state}",
+      "level {level} reached in quarter {quarter} but level {previous} {previous_state_en}",
+      "ระดับที่ต่ำกว่าต้องบรรลุก่อนหรือพร้อมกัน", "a lower level must be reached first or in the same quarter")
+_kind("KPI-E402", E, "Level reached after the reporting quarter",
+      "ระดับ {level} บรรลุในไตรมาส {quarter} ซึ่งเลยไตรมาสที่รายงาน ({report_quarter})",
+      "level {level} reached in quarter {quarter}, after the reporting quarter ({report_quarter})",
+      "แก้ไตรมาสให้ไม่เกินไตรมาสที่รายงาน", "use a quarter up to the reporting quarter")
+_kind("KPI-E403", E, "Percentage above 100",
+      "{label_th} เป็นร้อยละ แต่พบ {value}", "{label_en} is a percentage but is {value}",
+      "กรอกร้อยละระหว่าง 0 ถึง 100", "type a percentage from 0 to 100")
+_kind("KPI-E404", E, "Negative count",
+      "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
+      "กรอกจำนวนตั้งแต่ 0 ขึ้นไป", "type a count of 0 or more")
+_kind("KPI-W401", W, "Cumulative value fell",
+      "{label_th} = {value} น้อยกว่าไตรมาสก่อน ({previous}) ทั้งที่เป็นค่าสะสม",
+      "{label_en} = {value} is below the previous quarter ({previous}) for a cumulative indicator",
+      "ตรวจว่ากรอกเป็นยอดสะสม", "check the value is a running total")
+_kind("KPI-W402", W, "Result disagrees with the quarterly values",
+      "ผลงานที่ทำได้ {value} ไม่ตรงกับผลจากรายไตรมาส ({aggregation}) = {expected}",
+      "the result {value} differs from the quarterly values ({aggregation}) = {expected}",
+      "ตรวจผลงานที่ทำได้หรือผลรายไตรมาส", "check the result or the quarterly values")
+_kind("KPI-W403", W, "Narrative names a date outside its quarter",
+      "{label_th} กล่าวถึงวันที่ \"{value}\" ซึ่งอยู่ในไตรมาส {actual_quarter} ของปีงบประมาณ {actual_year}",
+      "{label_en} names the date \"{value}\", which belongs in quarter {actual_quarter} of fiscal year {actual_year}",
+      "ย้ายข้อความไปไว้ในไตรมาสที่ถูกต้อง หรือแก้วันที่", "move the text to the right quarter or fix the date")
+_kind("KPI-W404", W, "Input filled for a later quarter",
+      "{label_th} กรอกไว้แล้ว ทั้งที่รายงานถึงไตรมาส {report_quarter}",
+      "{label_en} is filled although the report covers up to quarter {report_quarter}",
+      "ตรวจไตรมาสที่รายงานในแผ่นงานคำชี้แจง", "check the reporting quarter on the cover sheet")
+_kind("KPI-W405", W, "Count not a whole number",
+      "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
+      "กรอกจำนวนเต็ม", "type a whole number")
+
+# --- Consolidation -----------------------------------------------------------------------------
+_kind("KPI-E501", E, "District did not send",
+      "เขต {value} ยังไม่ส่งแฟ้ม", "district {value} has not sent a workbook",
+      "ติดตามให้เขตส่งแฟ้ม", "ask the district to send its workbook")
+_kind("KPI-W501", W, "File name disagrees with the workbook",
+      "ชื่อแฟ้มระบุเขต {value} แต่ข้อมูลในแฟ้มเป็นเขต {expected}", "the file name says district {value} but the workbook is {expected}",
+      "ใช้ข้อมูลในแฟ้ม; ตั้งชื่อแฟ้มให้ตรงกับเขต", "the workbook's own data is used; rename the file")
+_kind("KPI-W502", W, "Duplicate submission",
+      "เขต {value} ส่งมามากกว่าหนึ่งแฟ้ม ใช้แฟ้ม {expected} ที่บันทึกล่าสุด",
+      "district {value} sent more than one workbook; using {expected}, saved last",
+      "ลบแฟ้มที่ไม่ใช้ออกจากโฟลเดอร์", "remove the unused file from the folder")
+_kind("KPI-W503", W, "Excel lock file skipped",
+      "ข้ามแฟ้มล็อกของ Excel (~$)", "skipped an Excel lock file (~$)",
+      "ปิดแฟ้มใน Excel ก่อนรวบรวม", "close the workbook in Excel before consolidating")
+
+del E, W
+
+
+class Location(BaseModel):
+    """Where a problem is, counted as a spreadsheet user sees it (1-based rows, A1 letters)."""
+
+    file: str | None = None
+    sheet: str | None = None
+    cell: str | None = None
+    name: str | None = Field(None, description="Defined name of the cell, e.g. q2_value")
+    sheet_en: str | None = Field(None, description="English alias of the sheet, for catalogs")
+    row: int | None = None
+    column: str | None = Field(None, description="Column key, for catalogs, e.g. target")
+
+    def th(self) -> str:
+        if self.sheet and self.cell:
+            return f"[{self.sheet}!{self.cell}]"
+        if self.sheet and self.row:
+            return f"[{self.sheet}!{self.row}]"
+        if self.sheet:
+            return f"[{self.sheet}]"
+        return f"[{self.file}]" if self.file else ""
+
+    def en(self) -> str:
+        if self.sheet_en:
+            parts = [f"sheet '{self.sheet_en}'"]
+            if self.row:
+                parts.append(f"row {self.row}")
+            if self.column:
+                parts.append(f"column '{self.column}'")
+            return "[" + ", ".join(parts) + "]"
+        return self.th()
+
+
+class Problem(BaseModel):
+    """One located problem, rendered in both languages."""
+
+    code: str
+    severity: Severity
+    location: Location
+    message_th: str
+    message_en: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def text(self, lang: str = "th") -> str:
+        return self.message_th if lang == "th" else self.message_en
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.message_th} / {self.message_en}"
+
+
+def problem(code: str, location: Location | None = None, **params: Any) -> Problem:
+    """Render a registry entry at a location; a missing placeholder is a programming error."""
+    kind = REGISTRY[code]
+    location = location or Location()
+    values = {k: _show(v) for k, v in params.items()}
+    th = kind.message_th.format(**values)
+    en = kind.message_en.format(**values)
+    fix_th = kind.fix_th.format(**values)
+    fix_en = kind.fix_en.format(**values)
+    where_th, where_en = location.th(), location.en()
+    return Problem(
+        code=code,
+        severity=kind.severity,
+        location=location,
+        message_th=f"{where_th} {th} — {fix_th}".strip(),
+        message_en=f"{where_en} {en} — {fix_en}".strip(),
+        params={k: v for k, v in values.items()},
+    )
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return value
+
+
+class Report(BaseModel):
+    """Every problem found in one run, over any number of files; merges like frictionless'."""
+
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def add(self, item: Problem) -> None:
+        self.problems.append(item)
+
+    def extend(self, items: Iterable[Problem]) -> None:
+        self.problems.extend(items)
+
+    def merge(self, other: Report) -> Report:
+        return Report(problems=[*self.problems, *other.problems])
+
+    def __iter__(self) -> Iterator[Problem]:  # type: ignore[override]
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def flatten(self) -> list[dict[str, Any]]:
+        """Plain rows (tests, CSV, DataFrames)."""
+        return [
+            {
+                "code": p.code,
+                "severity": p.severity.value,
+                "file": p.location.file,
+                "sheet": p.location.sheet,
+                "cell": p.location.cell,
+                "name": p.location.name,
+                "message_th": p.message_th,
+                "message_en": p.message_en,
+            }
+            for p in self.problems
+        ]
+
+    def summary_th(self) -> str:
+        if not self.problems:
+            return "ข้อมูลครบถ้วนถูกต้อง"
+        return f"พบข้อผิดพลาด {len(self.errors)} รายการ, คำเตือน {len(self.warnings)} รายการ"
+
+
+class KpiError(Exception):
+    """A failure that carries located problems, so every front end can show them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def errors_markdown() -> str:
+    """`docs/errors.md`, generated from the registry (a test keeps the committed file equal)."""
+    lines = [
+        "# รหัสปัญหา / Problem codes",
+        "",
+        "สร้างจาก `kpi_xl/problems.py` ด้วย `kpi-xl docs errors` — อย่าแก้ด้วยมือ.",
+        "Generated from `kpi_xl/problems.py` by `kpi-xl docs errors`; do not edit by hand.",
+        "",
+        "A code never changes meaning. Messages read: location first, then what is wrong, then the fix.",
+        "",
+    ]
+    for area, kinds in groupby(REGISTRY.values(), key=lambda k: k.area):
+        lines += [f"## {area}", "", "| code | severity | problem | ข้อความ (ไทย) | message (English) | วิธีแก้ / fix |",
+                  "|---|---|---|---|---|---|"]
+        for kind in kinds:
+            lines.append(
+                f"| `{kind.code}` | {kind.severity.value} | {kind.title} | {kind.message_th} | {kind.message_en} "
+                f"| {kind.fix_th} / {kind.fix_en} |"
+            )
+        lines.append("")
+    return "\n".join(lines).replace("{", "‹").replace("}", "›") + "\n"

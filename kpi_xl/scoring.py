@@ -1,0 +1,210 @@
+"""Scoring exactly as the catalog defines it — in Python and as the workbook's Excel formulas.
+
+Both live here on purpose: the template's ``score``/``target_met`` formulas are generated from the
+same structure as the Python functions (same branches, same arithmetic order), and a LibreOffice
+test recalculates hundreds of random fills to prove they agree to 2 decimals.
+
+Definitions:
+- the value scored (``year_value``) is ``result_value`` when the clerk typed one, else the
+  quarterly values combined with the catalog's aggregation (sum / last / max / mean);
+- milestone: the highest level reached with every lower level reached (0 if none);
+- thresholds: t1…t5 give scores 1…5; linear between them, 0 below t1, 5 at or beyond t5; mirrored
+  when lower is better (t1 > … > t5);
+- pass_fail: 5 when the target is met, else 0;
+- district: weighted mean over the indicators that apply (no result counts as 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from .catalog import Aggregation, Direction, Indicator, Scoring
+
+MET_TH, NOT_MET_TH = "ผ่าน", "ไม่ผ่าน"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A score with its basis and a one-line Thai explanation of the calculation."""
+
+    value: float | None
+    target_met: bool | None
+    basis: float | None
+    explanation_th: str
+
+    @property
+    def target_met_th(self) -> str:
+        return "" if self.target_met is None else (MET_TH if self.target_met else NOT_MET_TH)
+
+
+def round2(x: float) -> float:
+    """Round like Excel's ROUND(x, 2): to 15 significant digits first, then half away from zero."""
+    return float(Decimal(f"{x:.15g}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.2f}".rstrip("0").rstrip(".") if not float(x).is_integer() else f"{int(x):,}"
+
+
+def aggregate(aggregation: Aggregation, values: Mapping[int, float | None]) -> float | None:
+    """The year's value from the quarterly ones that are filled (quarter → value)."""
+    filled = [values[q] for q in (1, 2, 3, 4) if values.get(q) is not None]
+    if not filled:
+        return None
+    if aggregation is Aggregation.SUM:
+        return math.fsum(filled)
+    if aggregation is Aggregation.LAST:
+        return filled[-1]
+    if aggregation is Aggregation.MAX:
+        return max(filled)
+    return math.fsum(filled) / len(filled)
+
+
+def milestone_level(levels: Mapping[int, int | None]) -> int:
+    """Highest level n such that levels 1…n are all reached (level → quarter reached, or None)."""
+    achieved = 0
+    for n in (1, 2, 3, 4, 5):
+        if levels.get(n) is None:
+            break
+        achieved = n
+    return achieved
+
+
+def thresholds_score(v: float, t: list[float], direction: Direction) -> float:
+    """Linear interpolation over t1…t5 (unrounded). Mirrors the Excel formula branch for branch."""
+    if direction is Direction.HIGHER:
+        if v < t[0]:
+            return 0.0
+        if v >= t[4]:
+            return 5.0
+        for n in (1, 2, 3):
+            if v < t[n]:
+                return n + (v - t[n - 1]) / (t[n] - t[n - 1])
+        return 4 + (v - t[3]) / (t[4] - t[3])
+    if v > t[0]:
+        return 0.0
+    if v <= t[4]:
+        return 5.0
+    for n in (1, 2, 3):
+        if v > t[n]:
+            return n + (t[n - 1] - v) / (t[n - 1] - t[n])
+    return 4 + (t[3] - v) / (t[3] - t[4])
+
+
+def meets(value: float, target: float, direction: Direction) -> bool:
+    return value >= target if direction is Direction.HIGHER else value <= target
+
+
+def year_value(ind: Indicator, result_value: float | None, quarters: Mapping[int, float | None],
+               levels: Mapping[int, int | None]) -> float | None:
+    if ind.scoring is Scoring.MILESTONE:
+        return float(milestone_level(levels))
+    if result_value is not None:
+        return result_value
+    return aggregate(ind.aggregation, quarters)
+
+
+def score_indicator(
+    ind: Indicator,
+    *,
+    result_value: float | None = None,
+    quarters: Mapping[int, float | None] | None = None,
+    levels: Mapping[int, int | None] | None = None,
+) -> Score:
+    quarters = quarters or {}
+    levels = levels or {}
+    v = year_value(ind, result_value, quarters, levels)
+    if ind.scoring is Scoring.MILESTONE:
+        level = int(v or 0)
+        met = meets(level, ind.target, ind.direction)
+        why = f"บรรลุระดับ 1–{level} ครบ → {level:.2f}" if level else "ยังไม่บรรลุระดับ 1 → 0.00"
+        return Score(float(level), met, float(level), why)
+    if v is None:
+        return Score(None, None, None, "ยังไม่มีผลการดำเนินงาน")
+    met = meets(v, ind.target, ind.direction)
+    if ind.scoring is Scoring.PASS_FAIL:
+        value = 5.0 if met else 0.0
+        sign = "≥" if ind.direction is Direction.HIGHER else "≤"
+        why = f"{fmt(v)} {sign if met else 'ไม่' + sign} เป้าหมาย {fmt(ind.target)} → {value:.2f}"
+        return Score(value, met, v, why)
+    value = round2(thresholds_score(v, ind.thresholds, ind.direction))
+    return Score(value, met, v, _explain_thresholds(v, ind.thresholds, ind.direction, value))
+
+
+def _explain_thresholds(v: float, t: list[float], direction: Direction, value: float) -> str:
+    higher = direction is Direction.HIGHER
+    if (v < t[0]) if higher else (v > t[0]):
+        return f"{fmt(v)} {'ต่ำกว่า' if higher else 'สูงกว่า'} {fmt(t[0])} (ระดับ 1) → 0.00"
+    if (v >= t[4]) if higher else (v <= t[4]):
+        return f"{fmt(v)} {'ถึง' if higher else 'ไม่เกิน'} {fmt(t[4])} (ระดับ 5) → 5.00"
+    for n in range(4):
+        inside = (t[n] <= v < t[n + 1]) if higher else (t[n] >= v > t[n + 1])
+        if inside:
+            return f"{fmt(v)} อยู่ระหว่าง {fmt(t[n])} (ระดับ {n + 1}) และ {fmt(t[n + 1])} (ระดับ {n + 2}) → {value:.2f}"
+    return f"{fmt(v)} → {value:.2f}"  # pragma: no cover - the branches above are exhaustive
+
+
+def district_score(items: Iterable[tuple[float, float | None]]) -> float | None:
+    """Weighted mean of (weight, score); an indicator without a score counts as 0."""
+    pairs = list(items)
+    total = math.fsum(w for w, _ in pairs)
+    if not pairs or total <= 0:
+        return None
+    return round2(math.fsum(w * (s or 0.0) for w, s in pairs) / total)
+
+
+# ---------------------------------------------------------------------------------------------
+# Excel formulas over the sheet-scoped defined names (see form_spec.yaml).
+
+
+def _num(x: float) -> str:
+    return repr(float(x)).removesuffix(".0") if float(x).is_integer() else repr(float(x))
+
+
+def excel_year_value(ind: Indicator) -> str:
+    """Formula for the hidden ``year_value`` cell."""
+    if ind.scoring is Scoring.MILESTONE:
+        expr = "5"
+        for n in (5, 4, 3, 2, 1):
+            expr = f"IF(NOT(ISNUMBER(level_{n})),{n - 1},{expr})"
+        return "=" + expr
+    q = "q1_value,q2_value,q3_value,q4_value"
+    agg = {
+        Aggregation.SUM: f'IF(COUNT({q})=0,"",SUM({q}))',
+        Aggregation.MAX: f'IF(COUNT({q})=0,"",MAX({q}))',
+        Aggregation.MEAN: f'IF(COUNT({q})=0,"",AVERAGE({q}))',
+        Aggregation.LAST: 'IF(ISNUMBER(q4_value),q4_value,IF(ISNUMBER(q3_value),q3_value,'
+                          'IF(ISNUMBER(q2_value),q2_value,IF(ISNUMBER(q1_value),q1_value,""))))',
+    }[ind.aggregation]
+    return f"=IF(ISNUMBER(result_value),result_value,{agg})"
+
+
+def excel_score(ind: Indicator) -> str:
+    v = "year_value"
+    if ind.scoring is Scoring.MILESTONE:
+        return f"={v}"
+    cmp = ">=" if ind.direction is Direction.HIGHER else "<="
+    if ind.scoring is Scoring.PASS_FAIL:
+        return f'=IF({v}="","",IF({v}{cmp}{_num(ind.target)},5,0))'
+    t = [_num(x) for x in ind.thresholds]
+    if ind.direction is Direction.HIGHER:
+        expr = f"4+({v}-{t[3]})/({t[4]}-{t[3]})"
+        for n in (3, 2, 1):
+            expr = f"IF({v}<{t[n]},{n}+({v}-{t[n - 1]})/({t[n]}-{t[n - 1]}),{expr})"
+        expr = f"IF({v}<{t[0]},0,IF({v}>={t[4]},5,{expr}))"
+    else:
+        expr = f"4+({t[3]}-{v})/({t[3]}-{t[4]})"
+        for n in (3, 2, 1):
+            expr = f"IF({v}>{t[n]},{n}+({t[n - 1]}-{v})/({t[n - 1]}-{t[n]}),{expr})"
+        expr = f"IF({v}>{t[0]},0,IF({v}<={t[4]},5,{expr}))"
+    return f'=IF({v}="","",ROUND({expr},2))'
+
+
+def excel_target_met(ind: Indicator) -> str:
+    cmp = ">=" if ind.direction is Direction.HIGHER else "<="
+    return f'=IF(year_value="","",IF(year_value{cmp}{_num(ind.target)},"{MET_TH}","{NOT_MET_TH}"))'
