@@ -1,0 +1,347 @@
+"""The `kpi-xl` command line: each command opens library objects, calls one library function and
+turns library exceptions into clean bilingual errors (sqlite-utils' habit). Nothing is computed here.
+
+Heavy modules are imported inside the commands so `kpi-xl --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .problems import KpiError, Problem
+
+app = typer.Typer(
+    name="kpi-xl",
+    help="kpi-xl: แบบรายงานตัวชี้วัดของสำนักงานเขตใน Excel — สร้าง ตรวจสอบ รวบรวม / "
+    "Bangkok district KPI reports in Excel: build, validate, consolidate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="ทะเบียนตัวชี้วัด / The indicator catalog.", no_args_is_help=True)
+docs_app = typer.Typer(help="สร้างเอกสารอ้างอิง / Generate the reference docs.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(docs_app, name="docs")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="ทะเบียนตัวชี้วัด .xlsx/.yaml / catalog file")]
+
+
+def _fail(problems: list[Problem], code: int = 1, lang: str = "th") -> NoReturn:
+    for p in problems:
+        style = "red" if p.is_error else "yellow"
+        err.print(f"[{style}]{p.code}[/] {escape(p.message_th if lang == 'th' else p.message_en)}")
+        if lang == "th":
+            err.print(f"        {escape(p.message_en)}", style="dim")
+    raise typer.Exit(code)
+
+
+def _load_catalog(path: Path):  # noqa: ANN202 - returns kpi_xl.catalog.Catalog
+    from . import catalog
+
+    try:
+        return catalog.load(path)
+    except KpiError as exc:
+        _fail(exc.problems, 1)
+
+
+# --- catalog ------------------------------------------------------------------------------------
+
+
+@catalog_app.command("check")
+def catalog_check(
+    path: Annotated[Path, typer.Argument(help="ทะเบียนตัวชี้วัด .xlsx/.yaml / catalog file")],
+) -> None:
+    """ตรวจทะเบียนตัวชี้วัดและแสดงเป็นตาราง / Check a catalog and list its indicators.
+
+    Exit code 0 when valid, 1 with every located error otherwise.
+    """
+    from .catalog import catalog_warnings
+
+    cat = _load_catalog(path)
+    table = Table(title=f"ทะเบียนตัวชี้วัด ปีงบประมาณ {cat.fiscal_year} / catalog FY {cat.fiscal_year}")
+    for header in ("รหัส / code", "ชื่อตัวชี้วัด / name", "ด้าน", "วิธีให้คะแนน / scoring", "เป้าหมาย / target",
+                   "ทิศทาง", "น้ำหนัก / weight", "เขต / districts"):
+        table.add_column(header)
+    for ind in cat.indicators:
+        table.add_row(
+            ind.code, ind.name_th, str(ind.dimension), ind.scoring.value, f"{ind.target:g} {ind.unit}",
+            ind.direction.value, f"{ind.weight:g}",
+            "ทุกเขต / all" if ind.districts == "all" else ", ".join(map(str, ind.districts)),
+        )
+    console.print(table)
+    console.print(f"catalog hash: {cat.content_hash}")
+    warnings = catalog_warnings(cat)
+    for w in warnings:
+        err.print(f"[yellow]{w.code}[/] {escape(w.message_th)} / {escape(w.message_en)}")
+    console.print(f"[green]ถูกต้อง {len(cat.indicators)} ตัวชี้วัด / valid: {len(cat.indicators)} indicators[/]")
+
+
+@catalog_app.command("convert")
+def catalog_convert(
+    source: Annotated[Path, typer.Argument(help="แฟ้มต้นทาง / source .xlsx or .yaml")],
+    target: Annotated[Path, typer.Argument(help="แฟ้มปลายทาง / target .xlsx or .yaml")],
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite the target")] = False,
+) -> None:
+    """แปลงทะเบียน Excel ⇄ YAML / Convert a catalog between Excel and YAML (same content, same hash)."""
+    from . import catalog
+
+    cat = _load_catalog(source)
+    if target.exists() and not force:
+        err.print(f"[red]มีแฟ้ม {target} อยู่แล้ว ใช้ --force เพื่อเขียนทับ / {target} exists; use --force[/]")
+        raise typer.Exit(1)
+    if target.suffix.lower() in {".yaml", ".yml"}:
+        catalog.to_yaml(cat, target)
+    else:
+        catalog.to_xlsx(cat, target)
+    console.print(f"{target}  ({cat.content_hash[:12]})")
+
+
+# --- build --------------------------------------------------------------------------------------
+
+
+@app.command()
+def build(
+    catalog: CatalogOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="โฟลเดอร์ผลลัพธ์ / output folder")],
+    districts: Annotated[str | None, typer.Option(help="รหัสเขตคั่นด้วย , เช่น 1030,1001 / district codes")] = None,
+    no_macros: Annotated[bool, typer.Option("--no-macros", help="สร้าง .xlsx ไม่มีมาโคร / plain .xlsx, no button")] = False,
+    interpreter: Annotated[str | None, typer.Option(help="Interpreter_Win ของ xlwings / Python path on the PCs")] = None,
+    password: Annotated[str | None, typer.Option(help="รหัสผ่านป้องกันแผ่นงาน / sheet protection password")] = None,
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
+) -> None:
+    """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year."""
+    from . import template
+
+    cat = _load_catalog(catalog)
+    codes = None
+    if districts:
+        try:
+            codes = [int(c) for c in districts.replace(" ", "").split(",") if c]
+        except ValueError:
+            err.print(f"[red]รหัสเขตไม่ถูกต้อง \"{districts}\" — ใช้ตัวเลขคั่นด้วย , เช่น 1030,1001 / "
+                      f"bad --districts \"{districts}\": use codes such as 1030,1001[/]")
+            raise typer.Exit(2) from None
+        known = {d.code for d in cat.districts}
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            err.print(f"[red]ไม่มีรหัสเขต {unknown} / unknown district codes {unknown}[/]")
+            raise typer.Exit(2)
+    try:
+        paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
+                                   password=password, force=force)
+    except FileExistsError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"สร้างแล้ว {len(paths)} แฟ้ม ใน {out} / built {len(paths)} workbooks in {out}")
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="แฟ้มที่เขตส่งมา / filled workbooks")],
+    catalog: Annotated[Path | None, typer.Option("--catalog", "-c", help="ทะเบียนที่ใช้ตรวจ / catalog to check against")] = None,
+    quarter: Annotated[int | None, typer.Option(min=1, max=4, help="ไตรมาสที่รายงาน (ค่าเริ่มต้น: ตามแผ่นคำชี้แจง) / quarter")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="ผลเป็น JSON / JSON output")] = False,
+    lang: Annotated[str, typer.Option(help="ภาษา th|en / message language")] = "th",
+    annotate: Annotated[Path | None, typer.Option(help="เขียนสำเนาที่มีเครื่องหมาย (แฟ้มเดียว: ชื่อแฟ้ม; หลายแฟ้ม: โฟลเดอร์) / write a marked copy")] = None,
+) -> None:
+    """ตรวจแฟ้มที่กรอกแล้วและคิดคะแนน / Validate filled workbooks and compute their scores.
+
+    Exit code 0 valid, 1 errors found, 2 a file could not be read.
+    """
+    from .validate import validate_file
+
+    cat = _load_catalog(catalog) if catalog else None
+    reports = [validate_file(f, catalog=cat, quarter=quarter) for f in files]
+    if annotate is not None:
+        from .annotate import annotate as write_marked
+
+        for report, src in zip(reports, files, strict=True):
+            if not report.readable:
+                continue
+            dst = annotate if len(files) == 1 and annotate.suffix else annotate / f"{src.stem}_checked{src.suffix}"
+            write_marked(src, dst, report)
+            if not as_json:
+                console.print(f"เขียนสำเนาตรวจแล้ว / marked copy: {dst}")
+    if as_json:
+        sys.stdout.write(json.dumps([_report_json(r) for r in reports], ensure_ascii=False, indent=1) + "\n")
+    else:
+        for report in reports:
+            _print_report(report, lang)
+    if any(not r.readable for r in reports):
+        raise typer.Exit(2)
+    if any(not r.valid for r in reports):
+        raise typer.Exit(1)
+
+
+def _report_json(report) -> dict:  # noqa: ANN001 - DistrictReport
+    return {
+        "file": report.file,
+        "readable": report.readable,
+        "valid": report.valid,
+        "district_code": report.district_code,
+        "fiscal_year": report.fiscal_year,
+        "report_quarter": report.report_quarter,
+        "district_score": report.district_score,
+        "indicators": [
+            {"code": i.code, "year_value": i.year_value, "score": i.score, "target_met": i.target_met,
+             "explanation_th": i.explanation_th}
+            for i in report.indicators
+        ],
+        "problems": report.problems.flatten(),
+    }
+
+
+def _print_report(report, lang: str) -> None:  # noqa: ANN001 - DistrictReport
+    name = report.district_name_th or "?"
+    console.rule(f"{Path(report.file).name} — เขต{name} ไตรมาส {report.report_quarter or '-'}")
+    if report.problems.problems:
+        table = Table(show_lines=False)
+        for h in ("รหัส / code", "ระดับ", "ที่ / where", "ข้อความ / message"):
+            table.add_column(h)
+        for p in report.problems:
+            where = f"{p.location.sheet or ''}!{p.location.cell or ''}".strip("!")
+            sev = "[red]ข้อผิดพลาด[/]" if p.is_error else "[yellow]คำเตือน[/]"
+            table.add_row(p.code, sev, escape(where), escape(p.text(lang)))
+        console.print(table)
+    if report.indicators:
+        table = Table(title="คะแนน / scores")
+        for h in ("ตัวชี้วัด", "ผล / value", "คะแนน / score", "ผลประเมิน", "คำอธิบาย / how"):
+            table.add_column(h)
+        for i in report.indicators:
+            met = "" if i.target_met is None else ("ผ่าน" if i.target_met else "ไม่ผ่าน")
+            table.add_row(i.code, "" if i.year_value is None else f"{i.year_value:g}",
+                          "" if i.score is None else f"{i.score:.2f}", met, i.explanation_th)
+        console.print(table)
+        if report.district_score is not None:
+            console.print(f"คะแนนรวมถ่วงน้ำหนักของเขต / district weighted score: [bold]{report.district_score:.2f}[/]")
+    console.print(report.problems.summary_th())
+
+
+# --- consolidate / history ----------------------------------------------------------------------
+
+
+@app.command()
+def consolidate(
+    inbox: Annotated[Path, typer.Argument(help="โฟลเดอร์แฟ้มที่เขตส่งมา (รวมโฟลเดอร์ย่อย) / folder of returned workbooks")],
+    catalog: CatalogOpt,
+    quarter: Annotated[int, typer.Option(min=1, max=4, help="ไตรมาสที่รวบรวม / quarter")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มสรุป .xlsx / summary workbook")],
+    db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (URL SQLAlchemy) ค่าเริ่มต้น SQLite ข้างแฟ้มสรุป / history DB URL")] = None,
+    into: Annotated[Path | None, typer.Option(help="แม่แบบของส่วนกลางที่จะเติมข้อมูล / head office's own template")] = None,
+) -> None:
+    """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .consolidate import consolidate as run
+
+    cat = _load_catalog(catalog)
+    if not inbox.is_dir():
+        err.print(f"[red]ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}[/]")
+        raise typer.Exit(2)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("ตรวจแฟ้ม / validating", total=None)
+
+        def progress(done: int, total: int, file: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run(inbox, cat, quarter, out=out, db=db, into=into, progress=progress)
+    _print_consolidation(result)
+
+
+def _print_consolidation(result) -> None:  # noqa: ANN001 - ConsolidationResult
+    districts = result.districts
+    table = Table(title="สถานะการส่ง / submissions")
+    for h in ("รหัส", "เขต", "สถานะ / status", "ข้อผิดพลาด", "คำเตือน", "คะแนน", "อันดับ"):
+        table.add_column(h)
+    for row in districts.itertuples(index=False):
+        d = row._asdict()
+        score = d.get("score")
+        table.add_row(str(d.get("district_code")), str(d.get("district_name_th")), str(d.get("status_th", d.get("status"))),
+                      str(d.get("errors", "")), str(d.get("warnings", "")),
+                      "" if score is None or score != score else f"{score:.2f}",
+                      "" if d.get("rank") is None or d.get("rank") != d.get("rank") else str(int(d["rank"])))
+    console.print(table)
+    for label, path in result.paths.items():
+        console.print(f"{label}: {path}")
+
+
+@app.command()
+def history(
+    district: Annotated[int, typer.Option(help="รหัสเขต เช่น 1030 / district code")],
+    db: Annotated[str, typer.Option(help="ฐานข้อมูลประวัติ (URL หรือแฟ้ม .sqlite) / history DB")] = "kpi_history.sqlite",
+) -> None:
+    """แนวโน้มคะแนนของเขตข้ามไตรมาสและปี / A district's score trend across quarters and years."""
+    from .history import history_trend
+
+    frame = history_trend(db, district)
+    if frame.empty:
+        err.print(f"[yellow]ไม่มีประวัติของเขต {district} / no history for district {district}[/]")
+        raise typer.Exit(1)
+    table = Table(title=f"แนวโน้มเขต {district} / trend")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row])
+    console.print(table)
+
+
+# --- demo / docs --------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="โฟลเดอร์สำหรับผลการสาธิต / where to put the demo")] = Path("kpi-demo"),
+    seed: Annotated[int, typer.Option(help="ค่าสุ่มตั้งต้น / random seed")] = 2564,
+) -> None:
+    """สาธิตทั้งรอบ: สร้าง กรอก ตรวจ รวบรวม / Run the whole cycle on the sample catalog."""
+    from .demo import run_demo
+
+    run_demo(directory, seed=seed, console=console)
+
+
+@docs_app.command("errors")
+def docs_errors(
+    out: Annotated[Path, typer.Option(help="แฟ้มผลลัพธ์ / output file")] = Path("docs/errors.md"),
+) -> None:
+    """docs/errors.md จากทะเบียนรหัสปัญหา / Write docs/errors.md from the problem registry."""
+    from .docs import write_docs
+
+    write_docs(errors=out)
+    console.print(str(out))
+
+
+@docs_app.command("all")
+def docs_all(
+    directory: Annotated[Path, typer.Option(help="โฟลเดอร์ docs / docs folder")] = Path("docs"),
+) -> None:
+    """สร้าง errors.md, cli.md, contract.md / Regenerate every generated reference page."""
+    from .docs import write_docs
+
+    for path in write_docs(directory=directory):
+        console.print(str(path))
+
+
+def main() -> None:
+    try:
+        app()
+    except KpiError as exc:  # a library error that escaped a command: still no traceback
+        _fail(exc.problems, 2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
