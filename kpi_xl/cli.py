@@ -259,7 +259,7 @@ def consolidate(
         def progress(done: int, total: int, file: str) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run(inbox, cat, quarter, out=out, db=db, into=into, progress=progress)
+        result = run(inbox, cat, quarter, out=out, db=_db_url(db) if db else None, into=into, progress=progress)
     _print_consolidation(result)
 
 
@@ -288,7 +288,7 @@ def history(
     """แนวโน้มคะแนนของเขตข้ามไตรมาสและปี / A district's score trend across quarters and years."""
     from .history import history_trend
 
-    frame = history_trend(db, district)
+    frame = history_trend(_db_url(db), district)
     if frame.empty:
         err.print(f"[yellow]ไม่มีประวัติของเขต {district} / no history for district {district}[/]")
         raise typer.Exit(1)
@@ -298,6 +298,11 @@ def history(
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None or v != v else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row])
     console.print(table)
+
+
+def _db_url(db: str) -> str:
+    """A plain file path means a SQLite file; anything with :// is a SQLAlchemy URL (PostgreSQL…)."""
+    return db if "://" in db else f"sqlite:///{Path(db).resolve()}"
 
 
 # --- demo / docs --------------------------------------------------------------------------------
