@@ -41,14 +41,59 @@ class Score:
 
 
 def round2(x: float) -> float:
-    """Round like Excel's ROUND(x, 2): to 15 significant digits first, then half away from zero."""
-    return float(Decimal(f"{x:.15g}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    """Round like Excel's ROUND(x, 2): to 15 significant digits first, then half away from zero.
+
+    Values of 10^13 and more have no second decimal left within 15 digits (and Decimal's default
+    28-digit context cannot quantize them), so they come back as the 15-digit value; infinities
+    (an overflowing sum) come back unchanged.
+    """
+    if not math.isfinite(x):
+        return x
+    d = Decimal(f"{x:.15g}")
+    if d.adjusted() >= 13:
+        return float(d)
+    return float(d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def fmt(x: float | None) -> str:
+def fmt(x: float | None, decimals: int = 2) -> str:
+    """A number as the form prints it: thousands commas, at most ``decimals`` decimals, no trailing zeros."""
     if x is None:
         return "-"
-    return f"{x:,.2f}".rstrip("0").rstrip(".") if not float(x).is_integer() else f"{int(x):,}"
+    if not math.isfinite(x):
+        return str(x)
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    text = f"{x:,.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _decimals(x: float) -> int:
+    """Decimals (0–6) a catalog number needs to be shown exactly: 80 → 0, 85.5 → 1."""
+    for d in range(7):
+        if math.isclose(round(x, d), x, rel_tol=0, abs_tol=1e-9 * max(1.0, abs(x))):
+            return d
+    return 6
+
+
+def _shown(v: float, marks: list[float]) -> tuple[str, list[str]]:
+    """``v`` and the thresholds/target it is compared with, as the explanation shows them.
+
+    Two decimals as the form prints, unless that would make the explanation contradict itself
+    ("79.999" shown as "80 ต่ำกว่า 80"): then as many decimals as it takes to tell ``v`` from any
+    mark it differs from. Marks are shown exactly (a catalog value has few decimals), and ``v`` with
+    at least as many decimals as they have, so rounding cannot carry it across a mark.
+    """
+    shown_marks = [fmt(m, _decimals(m)) for m in marks]
+    if not math.isfinite(v):
+        return str(v), shown_marks
+    decimals = max([2, *(_decimals(m) for m in marks)])
+    text = fmt(v, decimals)
+    while any(m != v and text == fmt(m, decimals) for m in marks):
+        if decimals >= 17:  # a value within 1e-17 of a mark: only the exact digits tell them apart
+            return repr(v), shown_marks
+        decimals += 1
+        text = fmt(v, decimals)
+    return text, shown_marks
 
 
 def aggregate(aggregation: Aggregation, values: Mapping[int, float | None]) -> float | None:
@@ -56,13 +101,21 @@ def aggregate(aggregation: Aggregation, values: Mapping[int, float | None]) -> f
     filled = [values[q] for q in (1, 2, 3, 4) if values.get(q) is not None]
     if not filled:
         return None
-    if aggregation is Aggregation.SUM:
-        return math.fsum(filled)
     if aggregation is Aggregation.LAST:
         return filled[-1]
     if aggregation is Aggregation.MAX:
         return max(filled)
-    return math.fsum(filled) / len(filled)
+    total = _fsum(filled)
+    return total if aggregation is Aggregation.SUM else total / len(filled)
+
+
+def _fsum(values: Iterable[float]) -> float:
+    """Exact sum; fsum raises on overflow where Excel's SUM gives a (huge) number, so fall back to inf."""
+    values = list(values)
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return sum(values)
 
 
 def milestone_level(levels: Mapping[int, int | None]) -> int:
@@ -122,7 +175,12 @@ def score_indicator(
     if ind.scoring is Scoring.MILESTONE:
         level = int(v or 0)
         met = meets(level, ind.target, ind.direction)
-        why = f"บรรลุระดับ 1–{level} ครบ → {level:.2f}" if level else "ยังไม่บรรลุระดับ 1 → 0.00"
+        if level == 0:
+            why = "ยังไม่บรรลุระดับ 1 → 0.00"
+        elif level == 1:
+            why = "บรรลุระดับ 1 → 1.00"
+        else:
+            why = f"บรรลุระดับ 1–{level} ครบ → {level:.2f}"
         return Score(float(level), met, float(level), why)
     if v is None:
         return Score(None, None, None, "ยังไม่มีผลการดำเนินงาน")
@@ -130,7 +188,9 @@ def score_indicator(
     if ind.scoring is Scoring.PASS_FAIL:
         value = 5.0 if met else 0.0
         sign = "≥" if ind.direction is Direction.HIGHER else "≤"
-        why = f"{fmt(v)} {sign if met else 'ไม่' + sign} เป้าหมาย {fmt(ind.target)} → {value:.2f}"
+        sign = sign if met else {"≥": "<", "≤": ">"}[sign]
+        shown, (target,) = _shown(v, [ind.target])
+        why = f"{shown} {sign} เป้าหมาย {target} → {value:.2f}"
         return Score(value, met, v, why)
     value = round2(thresholds_score(v, ind.thresholds, ind.direction))
     return Score(value, met, v, _explain_thresholds(v, ind.thresholds, ind.direction, value))
@@ -138,24 +198,25 @@ def score_indicator(
 
 def _explain_thresholds(v: float, t: list[float], direction: Direction, value: float) -> str:
     higher = direction is Direction.HIGHER
+    shown, marks = _shown(v, t)
     if (v < t[0]) if higher else (v > t[0]):
-        return f"{fmt(v)} {'ต่ำกว่า' if higher else 'สูงกว่า'} {fmt(t[0])} (ระดับ 1) → 0.00"
+        return f"{shown} {'ต่ำกว่า' if higher else 'สูงกว่า'} {marks[0]} (ระดับ 1) → 0.00"
     if (v >= t[4]) if higher else (v <= t[4]):
-        return f"{fmt(v)} {'ถึง' if higher else 'ไม่เกิน'} {fmt(t[4])} (ระดับ 5) → 5.00"
+        return f"{shown} {'ถึง' if higher else 'ไม่เกิน'} {marks[4]} (ระดับ 5) → 5.00"
     for n in range(4):
         inside = (t[n] <= v < t[n + 1]) if higher else (t[n] >= v > t[n + 1])
         if inside:
-            return f"{fmt(v)} อยู่ระหว่าง {fmt(t[n])} (ระดับ {n + 1}) และ {fmt(t[n + 1])} (ระดับ {n + 2}) → {value:.2f}"
-    return f"{fmt(v)} → {value:.2f}"  # pragma: no cover - the branches above are exhaustive
+            return f"{shown} อยู่ระหว่าง {marks[n]} (ระดับ {n + 1}) และ {marks[n + 1]} (ระดับ {n + 2}) → {value:.2f}"
+    return f"{shown} → {value:.2f}"  # pragma: no cover - the branches above are exhaustive
 
 
 def district_score(items: Iterable[tuple[float, float | None]]) -> float | None:
     """Weighted mean of (weight, score); an indicator without a score counts as 0."""
     pairs = list(items)
-    total = math.fsum(w for w, _ in pairs)
+    total = _fsum(w for w, _ in pairs)
     if not pairs or total <= 0:
         return None
-    return round2(math.fsum(w * (s or 0.0) for w, s in pairs) / total)
+    return round2(_fsum(w * (s or 0.0) for w, s in pairs) / total)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,242 @@
+"""The validation engine: one workbook's contract cells → a scored, fully checked district report.
+
+The same :func:`evaluate` runs behind ``kpi-xl validate``, the Excel button (over cells fetched by
+xlwings) and head office's consolidation, so what passes in a district office passes at head
+office. The rules themselves live in :mod:`kpi_xl.rules`; this module only orders them, chooses the
+catalog that scores, and fills the report.
+
+Decisions (documented in the validation docs as well):
+
+- **Which catalog scores.** The catalog given by head office when the workbook was built from it
+  (hashes equal); otherwise the catalog embedded in the metadata sheet — what the district saw, and
+  all the Excel button has. A different given catalog is reported (KPI-E106), never silently used.
+- **Reporting quarter.** ``quarter`` given to the run wins. Otherwise the cover sheet's choice; when
+  that is blank or not 1–4 (KPI-E112) the engine assumes the latest quarter anything was filled for
+  (quarterly values/narratives, levels' quarters; 1 if nothing), so the clerk sees the one real
+  mistake instead of every later quarter's inputs reported missing, as assuming quarter 4 would.
+- **Levels after the reporting quarter** (KPI-E402) do not count for the score: they are errors, not
+  achievements. Quarterly values after the reporting quarter (KPI-W404, a warning) do count, as the
+  sheet's formula counts them — so on every workbook without errors the Python score equals the
+  formula's.
+- **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
+  :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
+  it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
+- **Missing indicator sheet** (KPI-E110): the indicator still applies, so it is listed with no
+  score and counts as 0 in the district score.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import reference, rules, scoring
+from .catalog import Catalog, Indicator
+from .form import FormSpec, load_spec
+from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, parse_meta
+from .problems import KpiError, Location, Problem, Report, problem
+
+__all__ = ["evaluate", "validate_file"]
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    catalog: Catalog | None = None,
+    quarter: int | None = None,
+    expected_district: int | None = None,
+) -> DistrictReport:
+    """Read a workbook file and :func:`evaluate` it. Never raises for bad input: an unreadable file
+    (corrupt, .xls, encrypted, not ours) gives ``readable=False`` with its one located problem."""
+    from .reader import read_workbook
+
+    try:
+        raw = read_workbook(path)
+    except KpiError as exc:
+        return DistrictReport(file=str(path), readable=False, problems=Report(problems=list(exc.problems)))
+    except Exception as exc:  # noqa: BLE001 - a file no reader foresaw must still give a located problem
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        return DistrictReport(file=str(path), readable=False,
+                              problems=Report(problems=[problem("KPI-E100", Location(file=str(path)), detail=detail)]))
+    return evaluate(raw, catalog=catalog, quarter=quarter, expected_district=expected_district)
+
+
+def evaluate(
+    raw: RawWorkbook,
+    *,
+    catalog: Catalog | None = None,
+    quarter: int | None = None,
+    expected_district: int | None = None,
+) -> DistrictReport:
+    """Check and score one workbook's cells; every problem is collected, none stops the run."""
+    if quarter is not None and quarter not in rules.QUARTERS:
+        raise ValueError(f"quarter must be 1–4, got {quarter!r}")
+    spec = load_spec()
+    not_ours = rules.is_kpi_workbook(raw, spec)
+    if not_ours:
+        return DistrictReport(file=raw.file, readable=False, modified=raw.modified, problems=Report(problems=not_ours))
+
+    structure: list[Problem] = [*rules.meta_sheet_present(raw, spec)]
+    meta = _meta(raw, spec)
+    embedded = _embedded_catalog(meta.catalog_json) if meta is not None else None
+    given_hash = _content_hash(catalog) if catalog is not None else None
+    structure += rules.meta_intact(raw, spec, meta, catalog_readable=embedded is not None)
+    if catalog is not None and meta is not None and meta.catalog_hash == given_hash:
+        used = catalog
+    else:
+        used = embedded or catalog
+    if meta is not None:
+        # Head office's catalog lists the districts it covers; without one, the 50 official codes
+        # (the embedded catalog always agrees with its own workbook, so it proves nothing).
+        known = {d.code for d in catalog.districts} if catalog is not None else set(reference.districts())
+        reference_catalog = catalog or used
+        structure += rules.template_version_known(raw, spec, meta)
+        structure += rules.catalog_matches(raw, spec, meta, catalog, given_hash)
+        structure += rules.district_known(raw, spec, meta, known)
+        structure += rules.district_expected(raw, spec, meta, expected_district)
+        structure += rules.fiscal_year_matches(raw, spec, meta, reference_catalog.fiscal_year if reference_catalog else None)
+    structure += rules.workbook_names_present(raw, spec)
+
+    fiscal_year = meta.fiscal_year if meta is not None else (used.fiscal_year if used is not None else None)
+    if meta is not None:
+        codes = list(meta.indicator_codes)
+    elif used is not None:
+        codes = [ind.code for ind in used.indicators if ind.code in raw.sheets]
+    else:
+        codes = []
+    by_code = {ind.code: ind for ind in used.indicators} if used is not None else {}
+
+    pages: list[tuple[Indicator, rules.Page | None, list[Problem]]] = []
+    for code in codes:
+        found = rules.indicator_sheet_present(raw, spec, code)
+        structure += found
+        ind = by_code.get(code)
+        if ind is None or fiscal_year is None:
+            continue  # only with a tampered metadata sheet (KPI-E104/E106 say so): nothing to score by
+        if found:
+            pages.append((ind, None, []))
+            continue
+        page = rules.Page(file=raw.file, spec=spec, indicator=ind, sheet=code, cells=raw.sheets[code],
+                          fiscal_year=fiscal_year)
+        page_problems = rules.defined_names_present(page)
+        for rule in rules.READ_RULES:
+            page_problems += rule(page)
+        pages.append((ind, page, page_problems))
+
+    if quarter is None:
+        structure += rules.report_quarter_chosen(raw, spec)
+        quarter = rules.read_report_quarter(raw) or _latest_quarter([p for _, p, _ in pages if p is not None])
+
+    results: list[IndicatorResult] = []
+    problems: list[Problem] = list(structure)
+    for ind, page, page_problems in pages:
+        if page is None:
+            results.append(IndicatorResult(code=ind.code, sheet=ind.code, name_th=ind.name_th, weight=ind.weight,
+                                           scoring=ind.scoring.value, explanation_th="อ่านแผ่นงานของตัวชี้วัดไม่ได้"))
+            continue
+        page.quarter = quarter
+        for rule in rules.PAGE_RULES:
+            page_problems += rule(page)
+        problems += sorted(page_problems, key=_position)
+        results.append(_score(ind, page))
+
+    scored = [(r.weight, r.score) for r in results]
+    return DistrictReport(
+        file=raw.file,
+        meta=meta,
+        district_code=meta.district_code if meta is not None else None,
+        district_name_th=meta.district_name_th if meta is not None else None,
+        district_name_en=meta.district_name_en if meta is not None else None,
+        fiscal_year=fiscal_year,
+        report_quarter=quarter,
+        modified=raw.modified,
+        indicators=results,
+        district_score=scoring.district_score(scored) if scored else None,
+        problems=Report(problems=problems),
+    )
+
+
+def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:
+    if not raw.meta:
+        return None
+    try:
+        return parse_meta(raw.meta)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+_HASHES: dict[int, tuple[Catalog, str]] = {}
+
+
+def _content_hash(catalog: Catalog) -> str:
+    """The given catalog's hash, once per catalog object (a consolidation passes the same one to
+    every workbook). The entry keeps the catalog alive, so its id cannot be reused meanwhile."""
+    entry = _HASHES.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        if len(_HASHES) > 8:
+            _HASHES.clear()
+        entry = _HASHES[id(catalog)] = (catalog, catalog.content_hash)
+    return entry[1]
+
+
+@lru_cache(maxsize=16)
+def _embedded_catalog(catalog_json: str) -> Catalog | None:
+    """The catalog the workbook carries (cached: a consolidation reads the same one 50 times)."""
+    try:
+        return Catalog.model_validate_json(catalog_json)
+    except ValueError:
+        return None
+
+
+def _latest_quarter(pages: list[rules.Page]) -> int:
+    latest = 1
+    for page in pages:
+        for spec in page.fields():
+            if spec.quarter is not None and page.filled(spec.name):
+                latest = max(latest, spec.quarter)
+        for q in page.level_quarters().values():
+            if q is not None:
+                latest = max(latest, q)
+    return latest
+
+
+def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
+    result = scoring.score_indicator(
+        ind,
+        result_value=page.number("result_value"),
+        quarters=page.quarter_values(),
+        levels=page.scored_levels(),
+    )
+    computed: dict[str, Any] = {"year_value": result.basis, "score": result.value, "target_met": result.target_met_th}
+    fields = {
+        name: FieldValue(cell=cell, value=computed[name] if name in computed else page.values.get(name))
+        for name, cell in page.cells.items()
+    }
+    return IndicatorResult(
+        code=ind.code,
+        sheet=page.sheet,
+        name_th=ind.name_th,
+        weight=ind.weight,
+        scoring=ind.scoring.value,
+        fields=fields,
+        year_value=result.basis,
+        score=result.value,
+        target_met=result.target_met,
+        explanation_th=result.explanation_th,
+    )
+
+
+_A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+
+
+def _position(item: Problem) -> tuple[int, int]:
+    """Sheet order for a clerk reading top to bottom: row, then column; unlocated last."""
+    m = _A1.match(item.location.cell or "")
+    if m is None:
+        return (1 << 30, 0)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return (int(m.group(2)), col)
