@@ -1,0 +1,192 @@
+"""What a press of ตรวจสอบข้อมูล costs on the Python side, for a workbook of 30 indicators.
+
+    python bench/bench_button.py [--indicators 30] [--runs 7] [--rebuild]
+
+The button (``KpiValidate``) starts a fresh interpreter every time: xlwings' ``RunPython`` runs
+``python -c "import xlwings.utils; ...; import kpi_xl.excel; kpi_xl.excel.validate()"``. So the
+costs are the interpreter's start, the imports, then reading the workbook, validating it and
+writing the marks back. Excel cannot run here: the workbook comes from xlwings' remote engine,
+fed a payload made once from the real file (built by ``kpi_xl.template``, filled by
+``kpi_xl.fill`` with a few typical mistakes) — so reading is xlwings' own Range API over data in
+memory, without the cost of COM calls into Excel (see docs/it-guide.md for what that leaves out).
+
+Measured in this run, each the median of ``runs`` fresh processes:
+
+- bare interpreter start (``python -c pass``): the baseline every other line is compared with;
+- ``import kpi_xl.excel`` (what RunPython's command imports);
+- ``import xlwings.utils`` (what RunPython imports before our code), with pandas importable and
+  with pandas/numpy made unimportable (a district PC that has xlwings but not pandas);
+- the full press: start + ``import xlwings.utils`` + ``import kpi_xl.excel`` + load the payload +
+  read + validate + plan + write the marks (to the remote book), both ways, and a what-if with the
+  form spec parsed by libyaml's C loader (``kpi_xl.form`` uses PyYAML's pure-Python ``safe_load``).
+
+Then one press broken down in-process, and ``-X importtime``'s heaviest imports of a press.
+Goal (issue 5): ≤ 0.3 s of Python-side time beyond the bare interpreter's start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "_work" / "button"
+GOAL = 0.3
+BLOCK = "import sys\nfor _m in ('pandas', 'numpy'): sys.modules[_m] = None\n"
+# What-if: the form spec parsed with libyaml's C loader instead of PyYAML's pure-Python safe_load.
+LIBYAML = "import yaml\nyaml.safe_load = lambda text: yaml.load(text, Loader=yaml.CSafeLoader)\n"
+PRESS = """
+import time
+_t0 = time.perf_counter()
+import xlwings.utils  # RunPython's own first import
+_t1 = time.perf_counter()
+import kpi_xl.excel as excel
+_t2 = time.perf_counter()
+import json, xlwings as xw
+payload = json.load(open({payload!r}, encoding="utf-8"))
+book = xw.Book(json=payload)
+_t3 = time.perf_counter()
+from kpi_xl.marks import plan_marks  # what validate() imports when it runs: pydantic models, rules
+from kpi_xl.validate import evaluate
+from kpi_xl.form import load_spec
+_t3b = time.perf_counter()
+load_spec()
+_t4 = time.perf_counter()
+raw = excel.read_book(book)
+_t5 = time.perf_counter()
+report = evaluate(raw)
+_t6 = time.perf_counter()
+plan = plan_marks(report)
+_t7 = time.perf_counter()
+excel.apply_plan(book, plan)
+_t8 = time.perf_counter()
+print(json.dumps({{"import xlwings.utils": _t1 - _t0, "import kpi_xl.excel": _t2 - _t1,
+                  "payload: json.load + Book(json=) [remote engine only]": _t3 - _t2,
+                  "import the engine (pydantic, catalog, rules, models)": _t3b - _t3,
+                  "load the form spec (YAML)": _t4 - _t3b,
+                  "read (names + values → RawWorkbook)": _t5 - _t4,
+                  "evaluate (rules + scoring)": _t6 - _t5,
+                  "plan the write-back": _t7 - _t6, "write marks (remote book actions)": _t8 - _t7,
+                  "problems": len(report.problems), "marks": len(plan.marks), "actions": len(book.json()["actions"])}}))
+"""
+
+
+def prepare(indicators: int, rebuild: bool) -> tuple[Path, Path]:
+    """A built and (wrongly) filled workbook of ``indicators`` indicators, and its payload."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_read import bench_catalog, fill_values  # the reader bench's 30-indicator catalog and fill
+
+    from kpi_xl import excel, fill, template
+
+    catalog = bench_catalog(indicators)
+    folder = WORK / f"x{indicators}"
+    payload = folder / "payload.json"
+    stamp = folder / "stamp.json"
+    want = {"catalog": catalog.content_hash}
+    if not rebuild and payload.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return folder / "filled.xlsm", payload
+    folder.mkdir(parents=True, exist_ok=True)
+    built = template.build_workbook(catalog, 1030, folder, force=True)
+    values = fill_values(catalog, catalog.district(1030), seed=5)
+    # A few typical mistakes so the write-back has marks to make.
+    values["KPI-01"]["q1_value"] = "สิบ"
+    values["KPI-03"]["q2_value"] = -5
+    values["KPI-05"]["level_2"] = None
+    values["KPI-08"]["signer_name"] = None
+    filled = fill.fill_workbook(built, folder / "filled.xlsm", values=values, report_quarter=4)
+    built.unlink()
+    payload.write_text(json.dumps(excel.remote_payload(filled), ensure_ascii=False, default=str), encoding="utf-8")
+    stamp.write_text(json.dumps(want))
+    return filled, payload
+
+
+def walls(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """(median, best) wall time of each command; rounds interleave the commands so that a machine
+    whose load drifts during the run (other jobs on 2 cores) weighs on every line alike. The best
+    run is the least disturbed one: the closest to the cost on an idle PC."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(runs):
+        for label, args in commands.items():
+            started = time.perf_counter()
+            subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL)
+            times[label].append(time.perf_counter() - started)
+    return {label: (statistics.median(values), min(values)) for label, values in times.items()}
+
+
+def importtime(code: str, env: dict[str, str], top: int = 12) -> list[tuple[int, int, str]]:
+    """(self µs, cumulative µs, module) of the heaviest imports, by cumulative time."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], check=True, env=env,
+                         capture_output=True, text=True).stderr
+    rows = []
+    for line in out.splitlines():
+        if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
+            continue
+        self_us, cumulative, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
+        rows.append((int(self_us), int(cumulative), name))
+    top_level = sorted(rows, key=lambda r: -r[1])
+    return top_level[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--indicators", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+
+    filled, payload = prepare(args.indicators, args.rebuild)
+    env = {**os.environ, "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial")}
+    py = sys.executable
+    press = PRESS.format(payload=str(payload))
+    print(f"workbook: {filled.name}, {args.indicators} indicator sheets; payload {payload.stat().st_size / 1e6:.2f} MB")
+    print(f"python {sys.version.split()[0]} on {sys.platform}; median of {args.runs} fresh processes each\n")
+
+    measured = walls({
+        "bare interpreter start (baseline)": [py, "-c", "pass"],
+        "import kpi_xl.excel": [py, "-c", "import kpi_xl.excel"],
+        "import xlwings.utils (pandas installed)": [py, "-c", "import xlwings.utils"],
+        "import xlwings.utils (no pandas/numpy)": [py, "-c", BLOCK + "import xlwings.utils"],
+        "full press (pandas installed)": [py, "-c", press],
+        "full press (no pandas/numpy)": [py, "-c", BLOCK + press],
+        "what-if: no pandas + spec read with libyaml": [py, "-c", BLOCK + LIBYAML + press],
+    }, args.runs, env)
+    bare, bare_best = measured["bare interpreter start (baseline)"]
+    print(f"{'':46} {'median':>8} {'beyond bare':>12} {'× bare':>7} {'best':>8} {'beyond bare':>12}")
+    for label, (median, best) in measured.items():
+        print(f"{label:46} {median:7.3f}s {median - bare:11.3f}s {median / bare:6.1f}× {best:7.3f}s "
+              f"{best - bare_best:11.3f}s")
+    print()
+    for label, key in (("pandas installed", "full press (pandas installed)"),
+                       ("no pandas/numpy", "full press (no pandas/numpy)"),
+                       ("what-if no pandas + libyaml", "what-if: no pandas + spec read with libyaml")):
+        median, best = measured[key]
+        beyond, beyond_best = median - bare, best - bare_best
+        verdict = "met" if beyond <= GOAL else ("met on the best run only" if beyond_best <= GOAL else "NOT met")
+        print(f"Python-side time of a press beyond bare start, {label}: {beyond:.3f} s "
+              f"(best run {beyond_best:.3f} s) — goal ≤ {GOAL} s {verdict}")
+
+    for label, code in (("pandas installed", press), ("no pandas/numpy", BLOCK + press)):
+        runs = [json.loads(subprocess.run([py, "-c", code], check=True, env=env, capture_output=True,
+                                          text=True).stdout) for _ in range(5)]
+        detail = {key: min(run[key] for run in runs) for key in runs[0]}
+        print(f"\none press in-process, each step's best of 5 presses ({label}):")
+        for key, value in detail.items():
+            print(f"  {key:52} {value:8.3f}s" if isinstance(value, float) else f"  {key:52} {value:>8}")
+
+    for label, code in (("import kpi_xl.excel", "import kpi_xl.excel"),
+                        ("a press's imports (no pandas)", BLOCK + "import xlwings.utils, kpi_xl.excel, kpi_xl.validate, "
+                         "kpi_xl.marks\nkpi_xl.form.load_spec()"),
+                        ("import xlwings.utils (pandas installed)", "import xlwings.utils")):
+        print(f"\n-X importtime, heaviest (cumulative) — {label}:")
+        for self_us, cumulative, name in importtime(code, env):
+            print(f"  {cumulative / 1000:8.1f} ms cumulative {self_us / 1000:7.1f} ms self  {name}")
+
+
+if __name__ == "__main__":
+    main()
