@@ -173,6 +173,10 @@ def validate(
             if not report.readable:
                 continue
             dst = annotate if len(files) == 1 and annotate.suffix else annotate / f"{src.stem}_checked{src.suffix}"
+            if dst.resolve() == src.resolve():
+                err.print(f"[red]--annotate ต้องเป็นแฟ้มใหม่ ไม่ใช่แฟ้มต้นฉบับ {src} / --annotate must name a new file, "
+                          f"not the input {src}[/]")
+                raise typer.Exit(2)
             write_marked(src, dst, report)
             if not as_json:
                 console.print(f"เขียนสำเนาตรวจแล้ว / marked copy: {dst}")
@@ -344,6 +348,12 @@ def docs_all(
 def main() -> None:
     try:
         app()
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"pandas", "sqlalchemy"}:
+            raise
+        err.print(f"[red]คำสั่งนี้ของส่วนกลางต้องติดตั้งเพิ่ม: pip install \"kpi-xl[hq]\" / this head-office command needs "
+                  f"pip install \"kpi-xl[hq]\" (missing {exc.name})[/]")
+        raise SystemExit(2) from None
     except KpiError as exc:  # a library error that escaped a command: still no traceback
         _fail(exc.problems, 2)
 

@@ -17,6 +17,7 @@ from openpyxl.utils import column_index_from_string, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .files import atomic_path
+from .keep_vba import save_keeping_vba
 from .template import row_height
 
 SEED_SHEET = "KPI-05"
@@ -90,7 +91,10 @@ def fill_workbook(src: str | Path, dst: str | Path, *, values: dict[str, dict[st
         target_sheet, cell = _destination(defined, "report_quarter")
         book[target_sheet][cell].value = report_quarter
     with atomic_path(dst) as tmp:
-        book.save(tmp)
+        if keep_vba:
+            save_keeping_vba(book, tmp)  # plain save drops the buttons of sheets 10 and up
+        else:
+            book.save(tmp)
     return dst
 
 

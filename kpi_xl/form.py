@@ -129,5 +129,6 @@ class FormSpec(BaseModel):
 @cache
 def load_spec() -> FormSpec:
     text = resources.files("kpi_xl.workbook_templates").joinpath("form_spec.yaml").read_text(encoding="utf-8")
-    return FormSpec.model_validate(yaml.safe_load(text))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~30 ms less on the button's path
+    return FormSpec.model_validate(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader
 
