@@ -245,6 +245,21 @@ _kind("KPI-W502", W, "Duplicate submission",
 _kind("KPI-W503", W, "Excel lock file skipped",
       "ข้ามแฟ้มล็อกของ Excel (~$)", "skipped an Excel lock file (~$)",
       "ปิดแฟ้มใน Excel ก่อนรวบรวม", "close the workbook in Excel before consolidating")
+_kind("KPI-E502", E, "Head-office template has nothing to fill",
+      "แม่แบบของส่วนกลางไม่มีช่องที่ตั้งชื่อ kpi_… หรือตาราง kpi_districts / kpi_indicators / kpi_problems",
+      "the head-office template has no kpi_… named cell and no kpi_districts / kpi_indicators / kpi_problems table",
+      "ตั้งชื่อช่อง (สูตร > กำหนดชื่อ) หรือชื่อตารางตามคู่มือส่วนกลาง",
+      "name cells (Formulas > Define Name) or tables as listed in the head-office guide")
+_kind("KPI-E503", E, "No room below a head-office table",
+      "ตาราง {value} ต้องขยายเป็น {count} แถว แต่ช่องด้านล่างตารางมีข้อมูลอยู่",
+      "table {value} must grow to {count} rows but a cell below it is not empty",
+      "ย้ายข้อมูลใต้ตารางออก หรือวางตารางไว้ท้ายแผ่นงาน", "move what is below the table, or put the table last on its sheet")
+_kind("KPI-E504", E, "Head-office template cannot be opened",
+      "เปิดแม่แบบของส่วนกลางไม่ได้: {detail}", "the head-office template cannot be opened: {detail}",
+      "บันทึกแม่แบบเป็น .xlsx หรือ .xlsm จาก Excel แล้วลองใหม่", "save the template from Excel as .xlsx or .xlsm and try again")
+_kind("KPI-W504", W, "Unknown placeholder in the head-office template",
+      "ไม่รู้จักชื่อ {value} จึงไม่ได้เติมค่า", "unknown placeholder {value}; left as it was",
+      "ใช้ชื่อตามรายการในคู่มือส่วนกลาง", "use a name listed in the head-office guide")
 
 del E, W
 

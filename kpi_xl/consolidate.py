@@ -1,0 +1,841 @@
+"""Head office's one command: who sent, who is missing, what is wrong where, and the scores.
+
+The district of a workbook is read from its hidden metadata, never from its file name: files come
+back from e-mail, LINE and shared drives renamed ("KPI เขตจตุจักร ล่าสุด (2).xlsm"). The file name
+is only compared with the metadata, to flag a file that claims to be another district (KPI-W501),
+and used as a *hint* for a file that cannot be opened at all, so head office knows whose file broke.
+
+Every file is validated by the same engine as the district's own button (:mod:`kpi_xl.validate`).
+Files are checked in worker processes in chunks; a worker returns a small plain record, never a
+library object or a DataFrame, and the parent keeps the full record (indicator values, narratives,
+problems) only for the one workbook chosen per district. Memory therefore grows with the number
+of districts, not with the number of files in the folder. The choice among several files of one
+district uses a total order (usable first, then last saved, then file mtime, then path), so the
+result does not depend on which worker finished first.
+
+pandas is imported inside the functions that build the frames, so the workers (which import this
+module under the ``spawn`` start method used on Windows) never pay for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .catalog import Catalog
+from .problems import Location, problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .model import DistrictReport
+
+Progress = Callable[[int, int, str], None]
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+LOCK_PREFIX = "~$"
+PARALLEL_MIN_FILES = 24  # below this, starting worker processes costs more than it saves
+MAX_CHUNK = 64
+BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
+HISTORY_FILE = "kpi_history.sqlite"
+NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed on its own row anyway
+
+
+class Status(StrEnum):
+    """What became of a file, and of a district. Each has a Thai and an English label."""
+
+    CLEAN = "clean"
+    WITH_ERRORS = "with_errors"
+    MISSING = "missing"
+    DUPLICATE = "duplicate"
+    WRONG_YEAR = "wrong_year"
+    OTHER_CATALOG = "other_catalog"
+    CORRUPT = "corrupt"
+    ENCRYPTED = "encrypted"
+    XLS = "xls"
+    NOT_KPI_XL = "not_kpi_xl"
+    UNKNOWN_DISTRICT = "unknown_district"
+    LOCK_FILE = "lock_file"
+
+    @property
+    def th(self) -> str:
+        return _STATUS_LABELS[self][0]
+
+    @property
+    def en(self) -> str:
+        return _STATUS_LABELS[self][1]
+
+    @property
+    def usable(self) -> bool:
+        """Scores of this workbook count in the summary."""
+        return self in (Status.CLEAN, Status.WITH_ERRORS)
+
+    @property
+    def unreadable(self) -> bool:
+        return self in (Status.CORRUPT, Status.ENCRYPTED, Status.XLS, Status.NOT_KPI_XL)
+
+
+_STATUS_LABELS: dict[Status, tuple[str, str]] = {
+    Status.CLEAN: ("ส่งแล้ว ถูกต้อง", "received, clean"),
+    Status.WITH_ERRORS: ("ส่งแล้ว มีข้อผิดพลาด", "received, with errors"),
+    Status.MISSING: ("ยังไม่ส่ง", "missing"),
+    Status.DUPLICATE: ("ส่งซ้ำ ไม่ใช้ (มีแฟ้มที่บันทึกล่าสุดกว่า)", "duplicate, superseded by a later save"),
+    Status.WRONG_YEAR: ("ผิดปีงบประมาณ", "wrong fiscal year"),
+    Status.OTHER_CATALOG: ("สร้างจากทะเบียนตัวชี้วัดฉบับอื่น", "built from another catalog version"),
+    Status.CORRUPT: ("เปิดไม่ได้ (แฟ้มเสียหรือว่างเปล่า)", "unreadable: corrupt or empty"),
+    Status.ENCRYPTED: ("เปิดไม่ได้ (ตั้งรหัสผ่าน)", "unreadable: password-protected"),
+    Status.XLS: ("เปิดไม่ได้ (แฟ้ม .xls รุ่นเก่า)", "unreadable: old .xls format"),
+    Status.NOT_KPI_XL: ("ไม่ใช่แบบรายงานของ kpi-xl", "not a kpi-xl workbook"),
+    Status.UNKNOWN_DISTRICT: ("เขตไม่อยู่ในทะเบียนตัวชี้วัด", "district not in the catalog"),
+    Status.LOCK_FILE: ("ข้าม (แฟ้มล็อกของ Excel)", "skipped: Excel lock file"),
+}
+
+# Codes from the validator that decide a file's status (the first that applies wins).
+_UNREADABLE_CODES = {"KPI-E100": Status.CORRUPT, "KPI-E101": Status.XLS, "KPI-E102": Status.ENCRYPTED,
+                     "KPI-E103": Status.NOT_KPI_XL, "KPI-E113": Status.NOT_KPI_XL}
+_STRUCTURE_STATUS = [("KPI-E109", Status.WRONG_YEAR), ("KPI-E106", Status.OTHER_CATALOG),
+                     ("KPI-E105", Status.OTHER_CATALOG), ("KPI-E107", Status.UNKNOWN_DISTRICT)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery
+
+
+def discover(inbox: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Every .xlsx/.xlsm/.xls under ``inbox`` (subfolders too), sorted; lock files included.
+
+    ``.xls`` files are listed so they can be reported as unreadable rather than silently missed;
+    lock files so they can be reported as skipped. ``exclude`` keeps our own outputs out when the
+    summary is written inside the inbox.
+    """
+    inbox = Path(inbox)
+    skip = {Path(p).resolve() for p in exclude}
+    found: list[Path] = []
+    for root, dirs, files in os.walk(inbox):
+        dirs.sort()
+        for name in files:
+            if not name.lower().endswith(WORKBOOK_SUFFIXES):
+                continue
+            path = Path(root) / name
+            if path.resolve() in skip:
+                continue
+            found.append(path)
+    return sorted(found, key=lambda p: _rel(p, inbox))
+
+
+def _rel(path: Path, inbox: Path) -> str:
+    try:
+        return path.relative_to(inbox).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@cache
+def _name_patterns(codes: tuple[int, ...]) -> list[tuple[str, int]]:
+    """(normalised name, code) for every way a file name may carry a district, longest first.
+
+    Longest first so "ทวีวัฒนา" is not also read as "วัฒนา" (and "Thawi Watthana" as "Watthana").
+    """
+    from .reference import districts
+
+    known = districts()
+    pairs: list[tuple[str, int]] = []
+    for code in codes:
+        d = known.get(code)
+        if d is None:
+            continue
+        pairs.append((_normalise(d.name_th), code))
+        pairs.append((_normalise(d.name_en), code))
+    return sorted(pairs, key=lambda p: (-len(p[0]), p[0]))
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+_CODE_IN_NAME = re.compile(r"(?<!\d)(10[0-9]{2})(?!\d)")
+
+
+def districts_in_name(file_name: str, codes: Iterable[int]) -> set[int]:
+    """District codes a file name mentions, by official code (1001–1050) or by Thai/English name."""
+    codes = tuple(sorted(codes))
+    stem = Path(file_name).stem
+    found = {int(m) for m in _CODE_IN_NAME.findall(stem) if int(m) in codes}
+    text = _normalise(stem)
+    for name, code in _name_patterns(codes):
+        if name and name in text:
+            found.add(code)
+            text = text.replace(name, "\x00")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker: one file → one small plain record
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(catalog: Catalog, quarter: int) -> None:
+    _WORKER["catalog"] = catalog
+    _WORKER["quarter"] = quarter
+
+
+def _check_chunk(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    catalog, quarter = _WORKER["catalog"], _WORKER["quarter"]
+    return [check_file(Path(path), rel, catalog, quarter) for path, rel in items]
+
+
+def check_file(path: Path, rel: str, catalog: Catalog, quarter: int) -> dict[str, Any]:
+    """Hash, validate and summarise one file; never raises for a bad file (one never stops the batch)."""
+    record: dict[str, Any] = {"file": rel, "size": None, "sha256": None, "mtime": None}
+    try:
+        stat = path.stat()
+        record["size"] = stat.st_size
+        record["mtime"] = stat.st_mtime
+        record["sha256"] = _sha256(path)
+    except OSError as exc:
+        record.update(status=Status.CORRUPT.value, problems=[_flat(problem(
+            "KPI-E100", Location(file=rel), detail=str(exc)))])
+        return record
+    if path.name.startswith(LOCK_PREFIX):
+        record.update(status=Status.LOCK_FILE.value, problems=[_flat(problem("KPI-W503", Location(file=rel)))])
+        return record
+    from .validate import validate_file
+
+    try:
+        report = validate_file(path, catalog=catalog, quarter=quarter)
+    except Exception as exc:  # the validator promises not to raise; a bug must still not stop the batch
+        record.update(status=Status.CORRUPT.value, problems=[_flat(problem(
+            "KPI-E100", Location(file=rel), detail=f"{type(exc).__name__}: {exc}"))])
+        return record
+    record.update(_summarise(report, rel, catalog))
+    return record
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _flat(p: Any, file: str | None = None) -> dict[str, Any]:
+    loc = p.location
+    return {"code": p.code, "severity": p.severity.value, "file": file if file is not None else loc.file,
+            "sheet": loc.sheet, "cell": loc.cell, "name": loc.name,
+            "message_th": p.message_th, "message_en": p.message_en}
+
+
+def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, Any]:
+    problems = [_flat(p, rel) for p in report.problems]
+    for p in problems:  # messages name the file as it sits in the inbox, not by its absolute path
+        p["message_th"] = p["message_th"].replace(f"[{report.file}]", f"[{rel}]")
+        p["message_en"] = p["message_en"].replace(f"[{report.file}]", f"[{rel}]")
+    codes = [p["code"] for p in problems]
+    if not report.readable:
+        status = next((_UNREADABLE_CODES[c] for c in codes if c in _UNREADABLE_CODES), Status.CORRUPT)
+    else:
+        status = next((s for code, s in _STRUCTURE_STATUS if code in codes), None)
+        if status is None and report.district_code not in {d.code for d in catalog.districts}:
+            status = Status.UNKNOWN_DISTRICT
+        if status is None:
+            status = Status.WITH_ERRORS if report.problems.errors else Status.CLEAN
+    modified = report.modified
+    if modified is not None and modified.tzinfo is not None:
+        modified = modified.astimezone(dt.UTC).replace(tzinfo=None)
+    indicators = []
+    if status.usable:
+        for ind in report.indicators:
+            indicators.append({
+                "code": ind.code, "year_value": ind.year_value, "score": ind.score, "target_met": ind.target_met,
+                "explanation_th": ind.explanation_th,
+                "fields": {name: fv.value for name, fv in ind.fields.items()},
+            })
+    return {
+        "status": status.value,
+        "district_code": report.district_code,
+        "district_name_th": report.district_name_th,
+        "district_name_en": report.district_name_en,
+        "fiscal_year": report.fiscal_year,
+        "report_quarter": report.report_quarter,
+        "catalog_hash": report.meta.catalog_hash if report.meta else None,
+        "template_version": report.meta.template_version if report.meta else None,
+        "modified": modified,
+        "district_score": report.district_score if status.usable else None,
+        "errors": sum(1 for p in problems if p["severity"] == "error"),
+        "warnings": sum(1 for p in problems if p["severity"] != "error"),
+        "indicators": indicators,
+        "problems": problems,
+    }
+
+
+def _warm_caches() -> None:
+    """Parse the form spec and reference data once in the parent: forked workers inherit them
+    instead of each parsing the YAML again (≈80 ms per worker)."""
+    from . import validate  # noqa: F401 - imported before the fork, not once per worker
+    from .form import load_spec
+    from .reference import districts
+
+    load_spec()
+    districts()
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, jobs: int,
+                progress: Progress | None) -> Iterator[dict[str, Any]]:
+    """Yield one record per file, in whatever order they finish; workers hold only their chunk."""
+    total = len(files)
+    done = 0
+    if progress:
+        progress(0, total, "")
+    if jobs <= 1 or total < PARALLEL_MIN_FILES:
+        for path, rel in files:
+            record = check_file(path, rel, catalog, quarter)
+            done += 1
+            if progress:
+                progress(done, total, rel)
+            yield record
+        return
+    _warm_caches()
+    size = max(1, min(MAX_CHUNK, math.ceil(total / (jobs * 4))))
+    items = [(str(path), rel) for path, rel in files]
+    pending: set[Future[list[dict[str, Any]]]] = set()
+    chunks = _chunks(items, size)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(catalog, quarter))
+    try:
+        # Keep only a few chunks in flight so finished results never pile up in memory.
+        while True:
+            for chunk in chunks:
+                pending.add(pool.submit(_check_chunk, chunk))
+                if len(pending) >= jobs * 2:
+                    break
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for record in future.result():
+                    done += 1
+                    if progress:
+                        progress(done, total, record["file"])
+                    yield record
+            del finished
+    finally:
+        # Interrupted (Ctrl+C, a failing progress callback): drop the chunks not started yet.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deciding per district
+
+
+@dataclass
+class Submission:
+    """One input file as head office sees it; small on purpose (kept for every file)."""
+
+    file: str
+    size: int | None
+    sha256: str | None
+    mtime: float | None
+    status: Status
+    district_code: int | None = None
+    district_name_th: str | None = None
+    district_name_en: str | None = None
+    identified_by: Literal["metadata", "file name", ""] = ""
+    fiscal_year: int | None = None
+    report_quarter: int | None = None
+    catalog_hash: str | None = None
+    template_version: str | None = None
+    modified: dt.datetime | None = None
+    district_score: float | None = None
+    errors: int = 0
+    warnings: int = 0
+    used: bool = False
+    note_th: str = ""
+    note_en: str = ""
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    indicators: list[dict[str, Any]] | None = None
+
+    @property
+    def saved(self) -> dt.datetime | None:
+        """Last saved (docProps), else the file's mtime; naive UTC."""
+        if self.modified is not None:
+            return self.modified
+        if self.mtime is not None:
+            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
+        return None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Total order for choosing among one district's files: usable, last saved, mtime, path."""
+        saved = self.saved or dt.datetime.min
+        return (self.status.usable, saved, self.mtime or 0.0, self.file)
+
+
+def _submission(record: dict[str, Any]) -> Submission:
+    sub = Submission(
+        file=record["file"], size=record.get("size"), sha256=record.get("sha256"), mtime=record.get("mtime"),
+        status=Status(record["status"]),
+        district_code=record.get("district_code"),
+        district_name_th=record.get("district_name_th"), district_name_en=record.get("district_name_en"),
+        fiscal_year=record.get("fiscal_year"), report_quarter=record.get("report_quarter"),
+        catalog_hash=record.get("catalog_hash"), template_version=record.get("template_version"),
+        modified=record.get("modified"), district_score=record.get("district_score"),
+        errors=record.get("errors", 0), warnings=record.get("warnings", 0),
+        problems=record.get("problems", []), indicators=record.get("indicators"),
+    )
+    if sub.district_code is not None and not sub.status.unreadable and sub.status is not Status.LOCK_FILE:
+        sub.identified_by = "metadata"
+    if sub.status is Status.LOCK_FILE:
+        sub.errors, sub.warnings = 0, 1
+    return sub
+
+
+def _slim(sub: Submission) -> None:
+    """A file that will not be used keeps only the problems that explain why."""
+    sub.indicators = None
+    if sub.status.usable or sub.status is Status.DUPLICATE:
+        sub.problems = []
+    else:
+        sub.problems = [p for p in sub.problems if p["code"].startswith("KPI-E1") or p["code"] == "KPI-W503"]
+
+
+@dataclass
+class ConsolidationResult:
+    """Everything one run found, as DataFrames, plus the paths it wrote."""
+
+    fiscal_year: int
+    quarter: int
+    catalog_hash: str
+    catalog_title_th: str
+    inbox: Path
+    run_at: dt.datetime
+    submissions: pd.DataFrame
+    districts: pd.DataFrame
+    scores: pd.DataFrame
+    indicators: pd.DataFrame
+    problems: pd.DataFrame
+    manifest: pd.DataFrame
+    history: bool = False
+    paths: dict[str, Path | str] = field(default_factory=dict)
+
+    @property
+    def previous_quarter(self) -> tuple[int, int]:
+        return (self.fiscal_year, self.quarter - 1) if self.quarter > 1 else (self.fiscal_year - 1, 4)
+
+    @property
+    def previous_year(self) -> tuple[int, int]:
+        return (self.fiscal_year - 1, self.quarter)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Districts per status, plus totals the overview shows."""
+        status = self.districts["status"]
+        out = {s.value: int((status == s.value).sum()) for s in Status}
+        out["districts"] = len(self.districts)
+        out["received"] = out[Status.CLEAN] + out[Status.WITH_ERRORS]
+        out["unusable"] = out["districts"] - out["received"] - out[Status.MISSING]
+        out["duplicates"] = int(self.districts["duplicate"].sum())
+        out["files"] = len(self.submissions)
+        return out
+
+    @property
+    def mean_score(self) -> float | None:
+        scores = self.districts["score"].dropna()
+        if scores.empty:
+            return None
+        from .scoring import round2
+
+        return round2(math.fsum(scores) / len(scores))
+
+    @property
+    def complete(self) -> bool:
+        """Every district sent a clean workbook."""
+        return self.counts["clean"] == len(self.districts)
+
+
+def consolidate(
+    inbox: str | Path,
+    catalog: Catalog,
+    quarter: int,
+    *,
+    out: str | Path | None = None,
+    db: str | Path | Literal[False] | None = None,
+    into: str | Path | None = None,
+    into_out: str | Path | None = None,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    run_at: dt.datetime | None = None,
+) -> ConsolidationResult:
+    """Consolidate every workbook under ``inbox`` for ``quarter`` of the catalog's fiscal year.
+
+    ``out``: the summary workbook (its manifest JSON goes beside it, ``<out>.manifest.json``).
+    ``db``: SQLAlchemy URL or SQLite file path of the history; ``None`` = ``kpi_history.sqlite``
+    beside ``out`` (no history when there is no ``out``); ``False`` = no history.
+    ``into``: head office's own template, filled into a new file (``into_out``, default
+    ``<into stem>_<fy>_Q<q><suffix>`` beside ``out`` or ``into``).
+    ``progress(done, total, file)`` is called once per file. ``jobs``: worker processes
+    (default: every core). Inputs are only read; every output is replaced atomically.
+    """
+    if quarter not in (1, 2, 3, 4):
+        raise ValueError(f"quarter must be 1–4, got {quarter!r}")
+    if into is not None:
+        from .hq import check_template
+
+        check_template(into)  # a wrong --into fails now, not after the whole folder was checked
+    inbox = Path(inbox)
+    if not inbox.is_dir():  # a mistyped folder must not read as "all 50 districts missing"
+        raise FileNotFoundError(f"ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}")
+    out_path = Path(out) if out is not None else None
+    run_at = run_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    exclude = [p for p in (out_path, into, into_out) if p is not None]
+    if out_path is not None:
+        exclude.append(manifest_path(out_path))
+    files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude)]
+    jobs = jobs or os.cpu_count() or 1
+
+    catalog_codes = {d.code for d in catalog.districts}
+    best: dict[int, Submission] = {}
+    by_district: dict[int, list[Submission]] = {}
+    subs: list[Submission] = []
+    for record in _run_checks(files, catalog, quarter, jobs, progress):
+        sub = _submission(record)
+        subs.append(sub)
+        code = sub.district_code
+        if sub.identified_by == "metadata" and code in catalog_codes:
+            by_district.setdefault(code, []).append(sub)
+            current = best.get(code)
+            if current is None or sub.sort_key() > current.sort_key():
+                best[code] = sub
+                if current is not None:
+                    _slim(current)
+            else:
+                _slim(sub)
+        else:
+            _slim(sub)
+
+    problems = _decide(subs, best, by_district, catalog)
+    groups = {code: len(group) for code, group in by_district.items()}
+    result = _frames(catalog, quarter, inbox, run_at, subs, best, groups, problems)
+    history_engine = None
+    if db is not False and (db is not None or out_path is not None):
+        from . import history
+
+        url = db if db is not None else out_path.parent / HISTORY_FILE  # type: ignore[union-attr]
+        history_engine = history.open_db(url)
+        history.attach_previous(history_engine, result)
+        result.paths["db"] = history.display_url(url)
+    if into is not None:  # before the summary, so its warnings (KPI-W504) are listed there
+        from .hq import default_output, fill_template
+
+        target = Path(into_out) if into_out is not None else default_output(
+            Path(into), result, out_path.parent if out_path is not None else None)
+        result.paths["into"] = fill_template(Path(into), target, result)
+    if out_path is not None:
+        from .summary import write_manifest_json, write_summary
+
+        write_summary(result, out_path)
+        result.paths["summary"] = out_path
+        result.paths["manifest"] = write_manifest_json(result, manifest_path(out_path), summary=out_path)
+    if history_engine is not None:
+        from . import history
+
+        history.record_run(history_engine, result)
+        history_engine.dispose()
+    return result
+
+
+def manifest_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".manifest.json")
+
+
+def _decide(subs: list[Submission], best: dict[int, Submission], by_district: dict[int, list[Submission]],
+            catalog: Catalog) -> list[dict[str, Any]]:
+    """Statuses per file and the consolidation problems (W501, W502, W503, E501)."""
+    codes = [d.code for d in catalog.districts]
+    extra: list[dict[str, Any]] = []
+    for code, group in by_district.items():
+        chosen = best[code]
+        chosen.used = chosen.status.usable
+        if len(group) > 1:
+            others = sorted((s for s in group if s is not chosen), key=lambda s: s.file)
+            for other in others:
+                if other.status.usable:
+                    other.status = Status.DUPLICATE
+                other.note_th = f"ใช้แฟ้ม {chosen.file} ที่บันทึกล่าสุดแทน"
+                other.note_en = f"{chosen.file}, saved later, is used instead"
+            listed = ", ".join(o.file for o in others[:NOTE_FILES])
+            more_th = f" และอีก {len(others) - NOTE_FILES} แฟ้ม" if len(others) > NOTE_FILES else ""
+            more_en = f" and {len(others) - NOTE_FILES} more" if len(others) > NOTE_FILES else ""
+            chosen.note_th = f"ส่งซ้ำ แฟ้มอื่น: {listed}{more_th}"
+            chosen.note_en = f"duplicate; other files: {listed}{more_en}"
+            extra.append(_flat(problem("KPI-W502", Location(file=chosen.file), value=_label(catalog, code),
+                                       expected=chosen.file)) | {"district_code": code})
+    for sub in subs:
+        if sub.identified_by != "metadata":
+            continue
+        named = districts_in_name(Path(sub.file).name, codes)
+        if named and sub.district_code not in named:
+            value = ", ".join(_label(catalog, c) for c in sorted(named))
+            extra.append(_flat(problem("KPI-W501", Location(file=sub.file), value=value,
+                                       expected=_label(catalog, sub.district_code))) | {"district_code": sub.district_code})
+            sub.warnings += 1
+    # A file nobody can open may still be recognised by its name: tell head office whose it is.
+    for sub in sorted(subs, key=lambda s: (s.saved or dt.datetime.min, s.file), reverse=True):
+        if not sub.status.unreadable:
+            continue
+        named = districts_in_name(Path(sub.file).name, codes)
+        if len(named) == 1:
+            (code,) = named
+            sub.district_code = code
+            sub.identified_by = "file name"
+            district = catalog.district(code)
+            sub.district_name_th, sub.district_name_en = district.name_th, district.name_en
+            if code not in best:
+                best[code] = sub
+    for code in codes:
+        if code not in best:
+            extra.append(_flat(problem("KPI-E501", Location(), value=_label(catalog, code))) | {"district_code": code})
+    return extra
+
+
+def _label(catalog: Catalog, code: int | None) -> str:
+    if code is None:
+        return "-"
+    try:
+        return f"{code} {catalog.district(code).name_th}"
+    except KeyError:
+        return str(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+
+
+def _cell_order(cell: str | None) -> tuple[int, int]:
+    if not cell:
+        return (0, 0)
+    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", cell)
+    if not m:
+        return (0, 0)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return (int(m.group(2)), col)
+
+
+def level_of(score: float | None) -> int | None:
+    """The 0–5 level a score falls in (the whole part), for the distribution chart."""
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        return None
+    return max(0, min(5, int(math.floor(score + 1e-9))))
+
+
+def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, subs: list[Submission],
+            best: dict[int, Submission], groups: dict[int, int],
+            extra: list[dict[str, Any]]) -> ConsolidationResult:
+    import pandas as pd
+
+    fy = catalog.fiscal_year
+    subs = sorted(subs, key=lambda s: s.file)
+    sub_rows = []
+    for s in subs:
+        sub_rows.append({
+            "file": s.file, "district_code": s.district_code, "district_name_th": s.district_name_th,
+            "district_name_en": s.district_name_en, "identified_by": s.identified_by,
+            "fiscal_year": s.fiscal_year, "report_quarter": s.report_quarter,
+            "saved": s.saved, "size": s.size, "sha256": s.sha256,
+            "status": s.status.value, "status_th": s.status.th, "status_en": s.status.en,
+            "used": s.used, "errors": s.errors, "warnings": s.warnings, "score": s.district_score,
+            "catalog_hash": s.catalog_hash, "template_version": s.template_version,
+            "note_th": s.note_th, "note_en": s.note_en,
+        })
+    sub_cols = ["file", "district_code", "district_name_th", "district_name_en", "identified_by", "fiscal_year",
+                "report_quarter", "saved", "size", "sha256", "status", "status_th", "status_en", "used", "errors",
+                "warnings", "score", "catalog_hash", "template_version", "note_th", "note_en"]
+    submissions = _frame(pd, sub_rows, sub_cols)
+    _ints(submissions, ["district_code", "fiscal_year", "report_quarter", "size", "errors", "warnings"])
+
+    # Districts: one row each, in code order.
+    dist_rows = []
+    counts: dict[int, int] = {}
+    for s in subs:
+        if s.district_code is not None:
+            counts[s.district_code] = counts.get(s.district_code, 0) + 1
+    for d in sorted(catalog.districts, key=lambda d: d.code):
+        chosen = best.get(d.code)
+        status = Status.MISSING if chosen is None else chosen.status
+        dist_rows.append({
+            "district_code": d.code, "district_name_th": d.name_th, "district_name_en": d.name_en,
+            "status": status.value, "status_th": status.th, "status_en": status.en,
+            "file": chosen.file if chosen else None,
+            "identified_by": chosen.identified_by if chosen else "",
+            "saved": chosen.saved if chosen else None,
+            "report_quarter": chosen.report_quarter if chosen else None,
+            "files": counts.get(d.code, 0),
+            "duplicate": groups.get(d.code, 0) > 1,
+            "errors": chosen.errors if chosen else 0,
+            "warnings": chosen.warnings if chosen else 0,
+            "score": chosen.district_score if chosen and status.usable else None,
+            "note_th": chosen.note_th if chosen else "", "note_en": chosen.note_en if chosen else "",
+        })
+    _rank(dist_rows)
+    dist_cols = ["district_code", "district_name_th", "district_name_en", "status", "status_th", "status_en",
+                 "file", "identified_by", "saved", "report_quarter", "files", "duplicate", "errors", "warnings",
+                 "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en"]
+    for row in dist_rows:
+        row["prev_quarter_score"] = None
+        row["prev_year_score"] = None
+    districts = _frame(pd, dist_rows, dist_cols)
+    # Ranks stay Python ints (None when unranked) so printing them never shows "3.0".
+    districts["rank"] = pd.Series([r["rank"] for r in dist_rows], dtype=object)
+    _ints(districts, ["report_quarter"])
+
+    # Scores: district × applicable indicator, every field, long form (the pivot-ready sheet).
+    field_names = _field_names()
+    score_rows = []
+    status_of = {r["district_code"]: r for r in dist_rows}
+    for d in sorted(catalog.districts, key=lambda d: d.code):
+        chosen = best.get(d.code)
+        values = {}
+        if chosen is not None and chosen.status.usable and chosen.indicators is not None:
+            values = {i["code"]: i for i in chosen.indicators}
+        row_status = status_of[d.code]
+        for ind in catalog.for_district(d.code):
+            got = values.get(ind.code, {})
+            score = got.get("score")
+            row = {
+                "fiscal_year": fy, "quarter": quarter,
+                "district_code": d.code, "district_name_th": d.name_th, "district_name_en": d.name_en,
+                "status": row_status["status"], "status_th": row_status["status_th"],
+                "indicator_code": ind.code, "indicator_name_th": ind.name_th, "dimension": ind.dimension,
+                "scoring": ind.scoring.value, "weight": ind.weight, "target": ind.target, "unit": ind.unit,
+                "direction": ind.direction.value,
+                "year_value": got.get("year_value"), "score": score,
+                "level": level_of(score),
+                "target_met": got.get("target_met"),
+                "explanation_th": got.get("explanation_th", ""),
+            }
+            fields = got.get("fields", {})
+            for name in field_names:
+                row[name] = fields.get(name)
+            score_rows.append(row)
+    score_cols = ["fiscal_year", "quarter", "district_code", "district_name_th", "district_name_en", "status",
+                  "status_th", "indicator_code", "indicator_name_th", "dimension", "scoring", "weight", "target",
+                  "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", *field_names]
+    scores = _frame(pd, score_rows, score_cols)
+    _ints(scores, ["level"])
+
+    # Indicators.
+    ind_rows = []
+    for ind in catalog.indicators:
+        part = [r for r in score_rows if r["indicator_code"] == ind.code]
+        usable = [r for r in part if Status(r["status"]).usable]
+        scored = [r["score"] for r in usable if r["score"] is not None]
+        met = [r for r in usable if r["target_met"] is not None]
+        row = {
+            "indicator_code": ind.code, "indicator_name_th": ind.name_th, "indicator_name_en": ind.name_en,
+            "dimension": ind.dimension, "scoring": ind.scoring.value, "weight": ind.weight, "target": ind.target,
+            "unit": ind.unit, "direction": ind.direction.value,
+            "districts_applicable": len(part), "districts_reporting": len(scored),
+            "mean_score": _round(math.fsum(scored) / len(scored)) if scored else None,
+            "min_score": min(scored) if scored else None,
+            "max_score": max(scored) if scored else None,
+            "met": sum(1 for r in met if r["target_met"]),
+            "met_share": (sum(1 for r in met if r["target_met"]) / len(met)) if met else None,
+        }
+        for level in range(6):
+            row[f"level_{level}"] = sum(1 for r in usable if r["level"] == level)
+        ind_rows.append(row)
+    ind_cols = ["indicator_code", "indicator_name_th", "indicator_name_en", "dimension", "scoring", "weight",
+                "target", "unit", "direction", "districts_applicable", "districts_reporting", "mean_score",
+                "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)]]
+    indicators = _frame(pd, ind_rows, ind_cols)
+
+    # Problems: the used files' own, the unusable files' reasons, and the consolidation ones.
+    names = {d.code: d for d in catalog.districts}
+    prob_rows = []
+    for s in subs:
+        for p in s.problems:
+            prob_rows.append(p | {"district_code": s.district_code})
+    prob_rows.extend(extra)
+    for p in prob_rows:
+        d = names.get(p.get("district_code")) if p.get("district_code") is not None else None
+        p["district_name_th"] = d.name_th if d else None
+    prob_rows.sort(key=lambda p: (p["district_code"] if p["district_code"] is not None else 1 << 30,
+                                  p["file"] or "", _sheet_order(catalog, p["sheet"]), _cell_order(p["cell"]),
+                                  p["code"], p["message_th"]))
+    prob_cols = ["district_code", "district_name_th", "file", "sheet", "cell", "name", "code", "severity",
+                 "message_th", "message_en"]
+    problems_frame = _frame(pd, prob_rows, prob_cols)
+    _ints(problems_frame, ["district_code"])
+
+    manifest = submissions[["file", "size", "sha256", "status", "status_th", "status_en", "district_code",
+                            "used", "saved"]].copy()
+    return ConsolidationResult(
+        fiscal_year=fy, quarter=quarter, catalog_hash=catalog.content_hash, catalog_title_th=catalog.title_th,
+        inbox=inbox, run_at=run_at, submissions=submissions, districts=districts, scores=scores,
+        indicators=indicators, problems=problems_frame, manifest=manifest,
+    )
+
+
+def _sheet_order(catalog: Catalog, sheet: str | None) -> tuple[int, str]:
+    if not sheet:
+        return (-1, "")
+    codes = [i.code for i in catalog.indicators]
+    return (codes.index(sheet) if sheet in codes else len(codes), sheet)
+
+
+def _round(x: float) -> float:
+    from .scoring import round2
+
+    return round2(x)
+
+
+def _rank(rows: list[dict[str, Any]]) -> None:
+    """Competition ranking ("1, 2, 2, 4") by weighted score, highest first; no score, no rank."""
+    scored = sorted((r for r in rows if r["score"] is not None), key=lambda r: (-r["score"], r["district_code"]))
+    previous, rank = None, 0
+    for position, row in enumerate(scored, start=1):
+        if row["score"] != previous:
+            rank, previous = position, row["score"]
+        row["rank"] = rank
+    for row in rows:
+        row.setdefault("rank", None)
+
+
+@cache
+def _field_names() -> list[str]:
+    from .form import load_spec
+
+    spec = load_spec()
+    return [name for name, f in spec.fields.items() if f.is_input]
+
+
+def _frame(pd: Any, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Text columns stay Python objects so a blank is ``None``, not pandas' NaN; others are inferred."""
+    data = {}
+    for column in columns:
+        values = [row.get(column) for row in rows]
+        text = all(v is None or isinstance(v, str) for v in values)
+        data[column] = pd.Series(values, dtype=object) if text else pd.Series(values)
+    return pd.DataFrame(data, columns=columns)
+
+
+def _ints(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Whole-number columns with gaps as nullable integers (1030, not 1030.0)."""
+    for column in columns:
+        frame[column] = frame[column].astype("Int64")

@@ -1,0 +1,761 @@
+"""The summary workbook the executives read, written with XlsxWriter from the run's DataFrames.
+
+Sheets, in order: ภาพรวม (overview + charts), สถานะการส่ง (who sent what), คะแนนรายเขต (district ×
+indicator scores), รายตัวชี้วัด (per indicator), ปัญหาที่พบ (every problem, filterable), ข้อมูล (one
+row per district × indicator, an Excel table ready for a pivot), รายการแฟ้ม (the manifest).
+
+Same inputs give the same file content: every table is sorted, the document properties are fixed
+(created = the quarter's last day), and the only clock time — when the run happened — is on the
+manifest sheet. Every sheet prints on A4 landscape, one page wide, with its header rows repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xlsxwriter
+
+from . import thai
+from .files import atomic_path, atomic_write_text, sha256_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
+
+    from .consolidate import ConsolidationResult
+
+FONT = "TH Sarabun New"
+FONT_SIZE = 16
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
+
+SHEETS = {
+    "overview": "ภาพรวม",
+    "status": "สถานะการส่ง",
+    "scores": "คะแนนรายเขต",
+    "indicators": "รายตัวชี้วัด",
+    "problems": "ปัญหาที่พบ",
+    "data": "ข้อมูล",
+    "manifest": "รายการแฟ้ม",
+}
+SCORING_TH = {"milestone": "ขั้นความสำเร็จ", "thresholds": "เกณฑ์ 5 ระดับ", "pass_fail": "ผ่าน/ไม่ผ่าน"}
+SEVERITY_TH = {"error": "ข้อผิดพลาด", "warning": "คำเตือน"}
+STATUS_COLOURS = {
+    "clean": "#C6EFCE", "with_errors": "#FFEB9C", "missing": "#FFC7CE", "duplicate": "#E7E6E6",
+    "wrong_year": "#F8CBAD", "other_catalog": "#F8CBAD", "corrupt": "#FFC7CE", "encrypted": "#FFC7CE",
+    "xls": "#FFC7CE", "not_kpi_xl": "#FFC7CE", "unknown_district": "#F8CBAD", "lock_file": "#EDEDED",
+}
+LEVEL_COLOURS = ["#C00000", "#F4B183", "#FFD966", "#C5E0B4", "#70AD47", "#375623"]
+TABLE_NAME = "kpi_data"
+DEFAULT_CAP = 60.0
+THAI_WIDTH = 1.15  # a Thai base glyph of TH Sarabun New against the width unit (the digit "0")
+LINE_HEIGHT = 23.0  # points per line of 16 pt TH Sarabun New (its line spacing is tall)
+BAR_PX = 26  # chart height per district bar, so every name on the axis shows
+ROW_PX = 31  # a default row of 16 pt TH Sarabun New, in pixels (also where the second chart goes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Widths that fit Thai text
+
+
+def text_width(value: Any) -> float:
+    if isinstance(value, str):
+        return _text_width(value)
+    return _text_width(_shown(value)) if value is not None else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _text_width(text: str) -> float:
+    """Approximate width in Excel character units of TH Sarabun New.
+
+    Thai vowels above/below and tone marks take no width (they stack on the consonant), so
+    counting characters overestimates Thai text by a third; Latin capitals run wider than digits.
+    """
+    if text.isascii():
+        return float(max((len(line) for line in text.split("\n")), default=0))
+    widest = 0.0
+    for line in text.split("\n"):
+        width = 0.0
+        for ch in line:
+            if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+                continue
+            if "\u0e00" <= ch <= "\u0e7f":
+                width += THAI_WIDTH
+            elif ch.isupper():
+                width += 1.2
+            else:
+                width += 0.95
+        widest = max(widest, width)
+    return widest
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, (dt.datetime, dt.date)):
+        return "30 ก.ย. 2564 00:00"
+    return str(value)
+
+
+class _Sheet:
+    """A worksheet plus the widths its content needs, so columns are sized once at the end."""
+
+    def __init__(self, book: _Book, name: str, caps: dict[int, float] | None = None):
+        self.book = book
+        self.ws: Worksheet = book.wb.add_worksheet(name)
+        self.widths: dict[int, float] = {}
+        self.caps: dict[int, float] = dict(caps or {})
+        ws = self.ws
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.set_footer(f"&L&\"{FONT}\"&12{name}&R&\"{FONT}\"&12หน้า &P / &N")
+        self.lines: dict[int, int] = {}
+
+    def cap(self, col: int, width: float) -> None:
+        self.caps[col] = width
+
+    def note(self, col: int, value: Any, extra: float = 0.0) -> None:
+        current = self.widths.get(col, 0.0)
+        if current >= self.caps.get(col, DEFAULT_CAP):
+            return
+        width = text_width(value) + extra
+        if width > current:
+            self.widths[col] = width
+
+    def write(self, row: int, col: int, value: Any, fmt: Format | None = None, *, measure: bool = True) -> None:
+        """Numbers as numbers, dates as dates, text as text (never a formula), blanks as blanks."""
+        ws = self.ws
+        fmt = fmt or self.book.fmt["cell"]
+        if _missing(value):
+            ws.write_blank(row, col, None, fmt)
+            return
+        if isinstance(value, bool):
+            ws.write_boolean(row, col, value, fmt)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            ws.write_number(row, col, float(value), fmt)
+        elif isinstance(value, dt.datetime):
+            ws.write_datetime(row, col, value, fmt)
+        elif isinstance(value, dt.date):
+            ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt)
+        elif hasattr(value, "item"):  # numpy scalar
+            self.write(row, col, value.item(), fmt, measure=measure)
+            return
+        elif hasattr(value, "to_pydatetime"):
+            self.write(row, col, value.to_pydatetime(), fmt, measure=measure)
+            return
+        else:
+            ws.write_string(row, col, str(value), fmt)
+            if fmt is self.book.fmt["wrap"]:
+                self._wrapped(row, col, str(value))
+        if measure:
+            self.note(col, value)
+
+    def _wrapped(self, row: int, col: int, text: str) -> None:
+        """Rows with wrapped text get their height here: Excel does not grow them on open."""
+        width = max(self.caps.get(col, DEFAULT_CAP) - 3.0, 4.0)  # a margin: fonts differ between clients
+        lines = sum(max(1, math.ceil(text_width(part) / width)) for part in text.split("\n"))
+        if lines > self.lines.get(row, 1):
+            self.lines[row] = lines
+
+    def header(self, row: int, columns: list[str], fmt: Format | None = None) -> None:
+        for col, text in enumerate(columns):
+            self.ws.write_string(row, col, text, fmt or self.book.fmt["header"])
+            self.note(col, text, 1.0)
+
+    def finish(self, minimum: float = 6.0) -> None:
+        for col, width in sorted(self.widths.items()):
+            cap = self.caps.get(col, DEFAULT_CAP)
+            self.ws.set_column(col, col, round(min(max(width + 1.5, minimum), cap), 1))
+        for row, lines in sorted(self.lines.items()):
+            self.ws.set_row(row, round(LINE_HEIGHT * lines + 4, 1))
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not isinstance(value, (str, bytes, list, dict)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+class _Book:
+    def __init__(self, path: Path, result: ConsolidationResult):
+        self.result = result
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "default_format_properties": {"font_name": FONT, "font_size": FONT_SIZE},
+            "default_row_height": ROW_PX,  # rows sized for the font: neither Excel nor LibreOffice grows them on open
+        })
+        created = dt.datetime.combine(thai.quarter_end(result.fiscal_year, result.quarter), dt.time())
+        self.wb.set_properties({
+            "title": f"สรุปผลตัวชี้วัด ปีงบประมาณ {result.fiscal_year} ไตรมาสที่ {result.quarter}",
+            "subject": "KPI consolidation summary",
+            "author": "kpi-xl",
+            "company": "",
+            "created": created,
+            "comments": f"catalog {result.catalog_hash}",
+        })
+        base = {"font_name": FONT, "font_size": FONT_SIZE, "valign": "top"}
+        border = {"border": 1, "border_color": "#BFBFBF"}
+
+        def f(**kw: Any) -> Format:
+            return self.wb.add_format(base | kw)
+
+        self.fmt: dict[str, Format] = {
+            "cell": f(**border),
+            "wrap": f(text_wrap=True, **border),
+            "int": f(num_format="0", **border),
+            "num": f(num_format="#,##0.##", **border),
+            "score": f(num_format="0.00", **border),
+            "score_bold": f(num_format="0.00", bold=True, **border),
+            "pct": f(num_format="0.0%", **border),
+            "datetime": f(num_format="[$-107041E]d mmm yyyy hh:mm", **border),
+            "date": f(num_format="[$-107041E]d mmm yyyy", **border),
+            "na": f(bg_color="#D9D9D9", **border),
+            "header": f(bold=True, text_wrap=True, bg_color="#1F4E78", font_color="#FFFFFF", align="center",
+                        valign="vcenter", **border),
+            "key": f(font_size=12, font_color="#7F7F7F", italic=True),
+            "title": f(bold=True, font_size=22),
+            "subtitle": f(font_size=16, font_color="#404040"),
+            "label": f(bold=True, **border),
+            "label_en": f(font_color="#595959", **border),
+            "big": f(bold=True, num_format="0", **border, align="center"),
+            "big_score": f(bold=True, num_format="0.00", **border, align="center"),
+            "section": f(bold=True, font_size=18, font_color="#1F4E78"),
+            "plain": f(),
+        }
+        self.status_fmt = {key: f(bg_color=colour, **border) for key, colour in STATUS_COLOURS.items()}
+
+    def sheet(self, key: str, caps: dict[int, float] | None = None) -> _Sheet:
+        return _Sheet(self, SHEETS[key], caps)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def write_summary(result: ConsolidationResult, path: str | Path) -> Path:
+    """Write the summary workbook atomically (a killed run leaves the previous file intact)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        book = _Book(tmp, result)
+        _overview(book)
+        _status(book)
+        _scores(book)
+        _indicators(book)
+        _problems(book)
+        _data(book)
+        _manifest(book)
+        book.wb.close()
+    return path
+
+
+def _title(sheet: _Sheet, title_th: str, title_en: str) -> None:
+    """Unmerged, so a long Thai title runs on across the empty cells to its right."""
+    r = sheet.book.result
+    sheet.ws.write_string(0, 0, title_th, sheet.book.fmt["title"])
+    sheet.ws.write_string(1, 0, f"{title_en} — fiscal year {r.fiscal_year}, quarter {r.quarter}",
+                          sheet.book.fmt["subtitle"])
+    sheet.ws.set_row(0, 33)
+
+
+def _overview(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("overview", caps={1: 30})
+    ws, fmt = s.ws, book.fmt
+    title = r.catalog_title_th or "ตัวชี้วัดของสำนักงานเขต"
+    _title(s, f"สรุปผลการรายงาน{title} ไตรมาสที่ {r.quarter}", "KPI consolidation summary")
+    counts = r.counts
+    total = counts["districts"]
+    stats: list[tuple[str, str, Any, str]] = [
+        ("จำนวนเขตทั้งหมด", "districts", total, "big"),
+        ("ส่งแล้ว (ใช้ได้)", "received", counts["received"], "big"),
+        ("ถูกต้องครบถ้วน", "clean", counts["clean"], "big"),
+        ("มีข้อผิดพลาด", "with errors", counts["with_errors"], "big"),
+        ("ยังไม่ส่ง", "missing", counts["missing"], "big"),
+        ("ส่งซ้ำ (ใช้แฟ้มที่บันทึกล่าสุด)", "duplicates", counts["duplicates"], "big"),
+        ("ผิดปีงบประมาณ", "wrong fiscal year", counts["wrong_year"], "big"),
+        ("สร้างจากทะเบียนฉบับอื่น", "other catalog version", counts["other_catalog"], "big"),
+        ("เปิดไม่ได้ / ไม่ใช่แบบรายงาน", "unreadable / not kpi-xl",
+         counts["corrupt"] + counts["encrypted"] + counts["xls"] + counts["not_kpi_xl"], "big"),
+        ("แฟ้มทั้งหมดในโฟลเดอร์", "files found", counts["files"], "big"),
+        ("คะแนนเฉลี่ยของเขต", "mean district score", r.mean_score, "big_score"),
+    ]
+    scored = r.districts.dropna(subset=["score"])
+    stats.append(("คะแนนสูงสุด", "highest score", scored["score"].max() if len(scored) else None, "big_score"))
+    stats.append(("คะแนนต่ำสุด", "lowest score", scored["score"].min() if len(scored) else None, "big_score"))
+    s.header(3, ["รายการ", "item", "จำนวน / ค่า", "จาก"])
+    for i, (th, en, value, kind) in enumerate(stats):
+        row = 4 + i
+        s.write(row, 0, th, fmt["label"])
+        s.write(row, 1, en, fmt["label_en"])
+        s.write(row, 2, value, fmt[kind])
+        if kind == "big" and i in (1, 2, 3, 4):
+            s.write(row, 3, total, fmt["int"])
+        else:
+            ws.write_blank(row, 3, None, fmt["cell"])
+    s.note(2, "จำนวน / ค่า", 2)
+    stats_end = 4 + len(stats)
+
+    # Chart data (kept visible: executives may want the numbers behind the bars).
+    data_row = stats_end + 2
+    ws.write_string(data_row, 0, "ข้อมูลกราฟ: คะแนนถ่วงน้ำหนักเรียงจากมากไปน้อย / chart data: district scores, sorted",
+                    fmt["section"])
+    s.header(data_row + 1, ["อันดับ", "เขต", "คะแนน"])
+    ordered = scored.sort_values(["score", "district_code"], ascending=[False, True])
+    first = data_row + 2
+    for i, row in enumerate(ordered.itertuples(index=False)):
+        s.write(first + i, 0, row.rank, fmt["int"])
+        s.write(first + i, 1, row.district_name_th)
+        s.write(first + i, 2, row.score, fmt["score"])
+    last = first + max(len(ordered), 1) - 1
+
+    level_row = last + 3
+    ws.write_string(level_row, 0, "ข้อมูลกราฟ: จำนวนเขตตามระดับคะแนนรายตัวชี้วัด / chart data: districts per level",
+                    fmt["section"])
+    s.header(level_row + 1, ["ตัวชี้วัด", *[f"ระดับ {n}" for n in range(6)]])
+    ind = r.indicators
+    lfirst = level_row + 2
+    for i, row in enumerate(ind.to_dict("records")):
+        s.write(lfirst + i, 0, row["indicator_code"])
+        for n in range(6):
+            s.write(lfirst + i, 1 + n, row[f"level_{n}"], fmt["int"])
+    llast = lfirst + max(len(ind), 1) - 1
+
+    sheet_name = SHEETS["overview"]
+    font = {"name": FONT, "size": 12}
+    if len(ordered):
+        chart = book.wb.add_chart({"type": "bar"})
+        chart.add_series({
+            "name": "คะแนนถ่วงน้ำหนัก",
+            "categories": [sheet_name, first, 1, last, 1],
+            "values": [sheet_name, first, 2, last, 2],
+            "fill": {"color": "#2E75B6"},
+            "gap": 40,
+            "data_labels": {"value": True, "num_format": "0.00", "font": font},
+        })
+        chart.set_title({"name": "คะแนนถ่วงน้ำหนักของเขต (เรียงจากมากไปน้อย)", "name_font": {"name": FONT, "size": 16}})
+        chart.set_x_axis({"min": 0, "max": 5, "major_unit": 1, "num_font": font, "num_format": "0"})
+        chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 10}, "interval_unit": 1})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 760, "height": max(360, BAR_PX * len(ordered) + 110)})
+        ws.insert_chart(3, 5, chart)
+    chart = book.wb.add_chart({"type": "bar", "subtype": "stacked"})
+    for n in range(6):
+        chart.add_series({
+            "name": [sheet_name, level_row + 1, 1 + n],
+            "categories": [sheet_name, lfirst, 0, llast, 0],
+            "values": [sheet_name, lfirst, 1 + n, llast, 1 + n],
+            "fill": {"color": LEVEL_COLOURS[n]},
+            "gap": 50,
+        })
+    chart.set_title({"name": "จำนวนเขตตามระดับคะแนน รายตัวชี้วัด", "name_font": {"name": FONT, "size": 16}})
+    chart.set_x_axis({"num_font": font, "num_format": "0"})
+    chart.set_y_axis({"reverse": True, "num_font": font, "interval_unit": 1})
+    chart.set_legend({"position": "bottom", "font": font})
+    chart.set_size({"width": 760, "height": max(360, 44 * len(ind) + 150)})
+    bar_rows = max(18, (BAR_PX * len(ordered) + 110) // ROW_PX + 2)
+    ws.insert_chart(3 + bar_rows, 5, chart)
+    s.finish()
+    ws.set_column(4, 4, 3)
+    ws.print_area(0, 0, max(llast, 3 + bar_rows + 20), 17)
+
+
+def _status(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("status", caps={4: 45, 12: 60})
+    ws, fmt = s.ws, book.fmt
+    cols = ["รหัสเขต\ncode", "เขต\ndistrict", "สถานะ\nstatus (th)", "status", "แฟ้ม\nfile",
+            "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)", "ไตรมาสที่รายงาน\nquarter", "จำนวนแฟ้ม\nfiles",
+            "ข้อผิดพลาด\nerrors", "คำเตือน\nwarnings", "คะแนน\nscore", "อันดับ\nrank", "หมายเหตุ\nnote"]
+    s.header(0, cols)
+    ws.set_row(0, 48)
+    rows = r.districts.to_dict("records")
+    for i, d in enumerate(rows, start=1):
+        st = book.status_fmt.get(d["status"], fmt["cell"])
+        s.write(i, 0, d["district_code"], fmt["int"])
+        s.write(i, 1, d["district_name_th"])
+        s.write(i, 2, d["status_th"], st)
+        s.write(i, 3, d["status_en"], st)
+        s.write(i, 4, d["file"])
+        s.write(i, 5, _local(d["saved"]), fmt["datetime"])
+        s.write(i, 6, d["report_quarter"], fmt["int"])
+        s.write(i, 7, d["files"], fmt["int"])
+        s.write(i, 8, d["errors"], fmt["int"])
+        s.write(i, 9, d["warnings"], fmt["int"])
+        s.write(i, 10, d["score"], fmt["score"])
+        s.write(i, 11, d["rank"], fmt["int"])
+        s.write(i, 12, _join(d["note_th"], d["note_en"]), fmt["wrap"])
+    last = len(rows)
+    ws.autofilter(0, 0, max(last, 1), len(cols) - 1)
+    ws.freeze_panes(1, 2)
+    ws.repeat_rows(0)
+
+    # Files in the folder that were not used, so "list both" holds for duplicates too.
+    unused = r.submissions[~r.submissions["used"].astype(bool)]
+    row0 = last + 3
+    ws.write_string(row0, 0, f"แฟ้มที่ไม่ได้ใช้ในสรุป {len(unused)} แฟ้ม / files not used: {len(unused)}", fmt["section"])
+    s.header(row0 + 1, ["รหัสเขต\ncode", "เขต\ndistrict", "สถานะ\nstatus (th)", "status", "แฟ้ม\nfile",
+                        "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)", "ระบุเขตจาก\nidentified by", "ข้อผิดพลาด\nerrors",
+                        "คำเตือน\nwarnings", "", "", "", "หมายเหตุ\nnote"])
+    ws.set_row(row0 + 1, 48)
+    for i, u in enumerate(unused.to_dict("records"), start=row0 + 2):
+        st = book.status_fmt.get(u["status"], fmt["cell"])
+        s.write(i, 0, u["district_code"], fmt["int"])
+        s.write(i, 1, u["district_name_th"])
+        s.write(i, 2, u["status_th"], st)
+        s.write(i, 3, u["status_en"], st)
+        s.write(i, 4, u["file"])
+        s.write(i, 5, _local(u["saved"]), fmt["datetime"])
+        s.write(i, 6, _identified_th(u["identified_by"]))
+        s.write(i, 7, u["errors"], fmt["int"])
+        s.write(i, 8, u["warnings"], fmt["int"])
+        s.write(i, 12, _join(u["note_th"], u["note_en"]), fmt["wrap"])
+    s.finish()
+
+
+def _identified_th(value: Any) -> str | None:
+    return {"metadata": "ข้อมูลในแฟ้ม / metadata", "file name": "ชื่อแฟ้ม / file name"}.get(value or "", None)
+
+
+def _join(th: Any, en: Any) -> str | None:
+    parts = [str(x) for x in (th, en) if not _missing(x) and str(x)]
+    return "\n".join(parts) if parts else None
+
+
+def _local(value: Any) -> dt.datetime | None:
+    """Saved times are kept in UTC; people read Bangkok time."""
+    if _missing(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return (value.replace(tzinfo=dt.UTC).astimezone(BANGKOK)).replace(tzinfo=None)
+
+
+def _scores(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("scores")
+    ws, fmt = s.ws, book.fmt
+    codes = r.indicators["indicator_code"].tolist()
+    weights = r.indicators["weight"].tolist()
+    pq, py = r.previous_quarter, r.previous_year
+    cols = ["รหัสเขต\ncode", "เขต\ndistrict", *codes, "คะแนนถ่วงน้ำหนัก\nweighted score", "อันดับ\nrank"]
+    if r.history:
+        cols += [f"ไตรมาสก่อน\n{pq[0]}/Q{pq[1]}", f"ปีก่อน\n{py[0]}/Q{py[1]}"]
+    cols += ["สถานะ\nstatus"]
+    s.header(0, cols)
+    ws.set_row(0, 48)
+    s.write(1, 0, None, fmt["label"])
+    s.write(1, 1, "น้ำหนัก / weight", fmt["label"])
+    for j, w in enumerate(weights):
+        s.write(1, 2 + j, w, fmt["num"])
+    for j in range(2 + len(codes), len(cols)):
+        ws.write_blank(1, j, None, fmt["cell"])
+    matrix = {(int(code), ind): score for code, ind, score in
+              zip(r.scores["district_code"], r.scores["indicator_code"], r.scores["score"], strict=True)}
+    rows = r.districts.to_dict("records")
+    first = 2
+    for i, d in enumerate(rows, start=first):
+        code = d["district_code"]
+        s.write(i, 0, code, fmt["int"])
+        s.write(i, 1, d["district_name_th"])
+        for j, ind in enumerate(codes):
+            if (code, ind) not in matrix:
+                ws.write_blank(i, 2 + j, None, fmt["na"])
+                continue
+            s.write(i, 2 + j, matrix[(code, ind)], fmt["score"])
+        c = 2 + len(codes)
+        s.write(i, c, d["score"], fmt["score_bold"])
+        s.write(i, c + 1, d["rank"], fmt["int"])
+        if r.history:
+            s.write(i, c + 2, d["prev_quarter_score"], fmt["score"])
+            s.write(i, c + 3, d["prev_year_score"], fmt["score"])
+            c += 2
+        s.write(i, c + 2, d["status_th"], book.status_fmt.get(d["status"], fmt["cell"]))
+    last = first + len(rows) - 1
+    mean_row = last + 1
+    s.write(mean_row, 1, "ค่าเฉลี่ย / mean", fmt["label"])
+    ind_mean = dict(zip(r.indicators["indicator_code"], r.indicators["mean_score"], strict=True))
+    for j, ind in enumerate(codes):
+        s.write(mean_row, 2 + j, ind_mean.get(ind), fmt["score_bold"])
+    s.write(mean_row, 2 + len(codes), r.mean_score, fmt["score_bold"])
+    scale = {"type": "3_color_scale", "min_type": "num", "min_value": 0, "mid_type": "num", "mid_value": 2.5,
+             "max_type": "num", "max_value": 5, "min_color": "#F8696B", "mid_color": "#FFEB84",
+             "max_color": "#63BE7B"}
+    if rows:
+        ws.conditional_format(first, 2, mean_row, 2 + len(codes), scale)
+        if r.history:
+            ws.conditional_format(first, 4 + len(codes), last, 5 + len(codes), scale)
+    ws.write_string(mean_row + 2, 0, "ช่องสีเทา = ตัวชี้วัดไม่ใช้กับเขตนี้ ช่องว่าง = ยังไม่มีคะแนน / "
+                    "grey: the indicator does not apply; blank: no score", fmt["plain"])
+    for j in range(len(codes)):
+        s.note(2 + j, "0.00", 1)
+    ws.freeze_panes(2, 2)
+    ws.repeat_rows(0, 1)
+    s.finish(minimum=7.5)
+
+
+def _indicators(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("indicators", caps={1: 55})
+    ws, fmt = s.ws, book.fmt
+    cols = ["รหัส\ncode", "ชื่อตัวชี้วัด\nindicator", "วิธีให้คะแนน\nscoring", "น้ำหนัก\nweight",
+            "เป้าหมาย\ntarget", "หน่วย\nunit", "เขตที่ใช้\napplies to", "เขตที่รายงาน\nreporting",
+            "คะแนนเฉลี่ย\nmean", "ต่ำสุด\nmin", "สูงสุด\nmax", "ผ่านเป้าหมาย (เขต)\nmet", "ร้อยละผ่านเป้าหมาย\n% met",
+            *[f"ระดับ {n}\nlevel {n}" for n in range(6)]]
+    s.header(0, cols)
+    ws.set_row(0, 48)
+    for i, row in enumerate(r.indicators.to_dict("records"), start=1):
+        s.write(i, 0, row["indicator_code"])
+        s.write(i, 1, row["indicator_name_th"], fmt["wrap"])
+        s.write(i, 2, SCORING_TH.get(row["scoring"], row["scoring"]))
+        s.write(i, 3, row["weight"], fmt["num"])
+        s.write(i, 4, row["target"], fmt["num"])
+        s.write(i, 5, row["unit"])
+        s.write(i, 6, row["districts_applicable"], fmt["int"])
+        s.write(i, 7, row["districts_reporting"], fmt["int"])
+        s.write(i, 8, row["mean_score"], fmt["score"])
+        s.write(i, 9, row["min_score"], fmt["score"])
+        s.write(i, 10, row["max_score"], fmt["score"])
+        s.write(i, 11, row["met"], fmt["int"])
+        s.write(i, 12, row["met_share"], fmt["pct"])
+        for n in range(6):
+            s.write(i, 13 + n, row[f"level_{n}"], fmt["int"])
+    n = len(r.indicators)
+    if n:
+        ws.conditional_format(1, 8, n, 10, {"type": "3_color_scale", "min_type": "num", "min_value": 0,
+                                            "mid_type": "num", "mid_value": 2.5, "max_type": "num", "max_value": 5,
+                                            "min_color": "#F8696B", "mid_color": "#FFEB84", "max_color": "#63BE7B"})
+        ws.conditional_format(1, 12, n, 12, {"type": "data_bar", "bar_color": "#63BE7B", "min_type": "num",
+                                             "min_value": 0, "max_type": "num", "max_value": 1})
+    ws.freeze_panes(1, 2)
+    ws.repeat_rows(0)
+    s.finish()
+
+
+def _problems(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("problems", caps={2: 40, 7: 70, 8: 60})
+    ws, fmt = s.ws, book.fmt
+    cols = ["รหัสเขต\ncode", "เขต\ndistrict", "แฟ้ม\nfile", "แผ่นงาน\nsheet", "เซลล์\ncell", "รหัสปัญหา\nproblem",
+            "ระดับ\nseverity", "ข้อความ\nmessage (th)", "message (en)"]
+    s.header(0, cols)
+    ws.set_row(0, 48)
+    rows = r.problems.to_dict("records")
+    for i, p in enumerate(rows, start=1):
+        s.write(i, 0, p["district_code"], fmt["int"])
+        s.write(i, 1, p["district_name_th"])
+        s.write(i, 2, p["file"])
+        s.write(i, 3, p["sheet"])
+        s.write(i, 4, p["cell"])
+        s.write(i, 5, p["code"])
+        s.write(i, 6, SEVERITY_TH.get(p["severity"], p["severity"]),
+                book.status_fmt["with_errors" if p["severity"] == "warning" else "missing"])
+        s.write(i, 7, p["message_th"], fmt["wrap"])
+        s.write(i, 8, p["message_en"], fmt["wrap"])
+    ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
+    ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
+    s.finish()
+
+
+def data_columns() -> list[tuple[str, str]]:
+    """(frame column, Thai header) of the ข้อมูล sheet, in order; field headers come from the form spec."""
+    from .form import load_spec
+
+    spec = load_spec()
+    fixed = [
+        ("fiscal_year", "ปีงบประมาณ"), ("quarter", "ไตรมาส"), ("district_code", "รหัสเขต"),
+        ("district_name_th", "เขต"), ("district_name_en", "district"), ("status_th", "สถานะ"),
+        ("indicator_code", "รหัสตัวชี้วัด"), ("indicator_name_th", "ชื่อตัวชี้วัด"), ("dimension", "ด้านที่"),
+        ("scoring", "วิธีให้คะแนน"), ("weight", "น้ำหนัก"), ("target", "เป้าหมาย"), ("unit", "หน่วยนับ"),
+        ("year_value", "ผลที่ใช้คิดคะแนน"), ("score", "คะแนน"), ("level", "ระดับคะแนน"),
+        ("target_met", "ผลการประเมิน"), ("explanation_th", "วิธีคิดคะแนน"),
+    ]
+    fields = [(name, f.label_th) for name, f in spec.fields.items() if f.is_input]
+    return fixed + fields
+
+
+def _data(book: _Book) -> None:
+    import pandas as pd
+
+    from .form import load_spec
+
+    r = book.result
+    spec = load_spec()
+    columns = data_columns()
+    texts = {name for name, f in spec.fields.items() if f.type == "text"}
+    caps = {col: 40.0 for col, (key, _) in enumerate(columns) if key in texts or key in ("indicator_name_th",
+                                                                                           "explanation_th")}
+    s = book.sheet("data", caps=caps)
+    ws, fmt = s.ws, book.fmt
+    for col, (key, _) in enumerate(columns):
+        ws.write_string(0, col, key, fmt["key"])
+    rows = r.scores.to_dict("records")
+    first = 2
+    number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int",
+                   "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int"}
+    for name, f in spec.fields.items():
+        if f.type == "number":
+            number_cols[name] = "num"
+        elif f.type == "quarter":
+            number_cols[name] = "int"
+        elif f.type == "date":
+            number_cols[name] = "date"
+    # The long table is most of the summary's cells: write it with one plan per column, skip blanks
+    # (the table style draws the grid) and measure each distinct text once.
+    plain = {kind: book.wb.add_format({"font_name": FONT, "font_size": FONT_SIZE, "valign": "top",
+                                       **({"num_format": nf} if nf else {})})
+             for kind, nf in (("int", "0"), ("num", "#,##0.##"), ("score", "0.00"),
+                              ("date", "[$-107041E]d mmm yyyy"), ("text", None))}
+    plan = [(col, key, number_cols.get(key, "text")) for col, (key, _) in enumerate(columns)]
+    seen: dict[int, set[str]] = {col: set() for col, _, _ in plan}
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    for i, row in enumerate(rows, start=first):
+        for col, key, kind in plan:
+            value = row[key]
+            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+                continue
+            if key == "scoring":
+                value = SCORING_TH.get(value, value)
+            elif key == "target_met":
+                value = "ผ่าน" if value else "ไม่ผ่าน"
+            if isinstance(value, str):
+                write_string(i, col, value, plain["text"])  # text, even in a number column (a clerk's typo)
+                if key not in texts:
+                    seen[col].add(value)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+                write_datetime(i, col, when, plain["date"])
+                seen[col].add("30 ก.ย. 2564")
+            elif isinstance(value, bool):
+                write_string(i, col, "TRUE" if value else "FALSE", plain["text"])
+            else:
+                write_number(i, col, float(value), plain[kind if kind != "text" else "num"])
+                seen[col].add(f"{float(value):,.2f}")
+    for col, values in seen.items():
+        for value in values:
+            s.note(col, value)
+    headers = [{"header": th} for _, th in columns]
+    last = first + max(len(rows), 1) - 1
+    if not rows:
+        for col in range(len(columns)):
+            ws.write_blank(first, col, None, fmt["cell"])
+    ws.add_table(first - 1, 0, last, len(columns) - 1, {
+        "name": TABLE_NAME, "columns": headers, "style": "Table Style Light 9", "autofilter": True,
+    })
+    for col, (key, th) in enumerate(columns):
+        s.note(col, th, 3)  # room for the table's filter button
+        if key in texts:
+            s.widths[col] = caps[col]
+    ws.freeze_panes(first, 4)
+    ws.repeat_rows(first - 1)
+    ws.fit_to_pages(3, 0)  # 40 columns: a pivot source more than a page to read
+    s.finish()
+
+
+def _manifest(book: _Book) -> None:
+    r = book.result
+    s = book.sheet("manifest", caps={0: 50, 2: 66})
+    ws, fmt = s.ws, book.fmt
+    info = [
+        ("รวบรวมเมื่อ (เวลาไทย)", "run at (ICT)", _local(r.run_at.replace(tzinfo=None) if r.run_at.tzinfo is None
+                                                         else r.run_at.astimezone(dt.UTC).replace(tzinfo=None))),
+        ("โปรแกรม", "program", f"kpi-xl {_version()}"),
+        ("ปีงบประมาณ", "fiscal year", r.fiscal_year),
+        ("ไตรมาส", "quarter", r.quarter),
+        ("รหัสทะเบียนตัวชี้วัด", "catalog hash", r.catalog_hash),
+        ("โฟลเดอร์ที่รวบรวม", "inbox", str(Path(r.inbox).resolve())),
+        ("จำนวนแฟ้ม", "files", len(r.manifest)),
+    ]
+    for i, (th, en, value) in enumerate(info):
+        s.write(i, 0, th, fmt["label"], measure=False)
+        s.write(i, 1, en, fmt["label_en"])
+        s.write(i, 2, value, fmt["datetime"] if isinstance(value, dt.datetime) else fmt["cell"], measure=False)
+    top = len(info) + 1
+    cols = ["แฟ้ม\nfile", "ขนาด (ไบต์)\nsize (bytes)", "SHA-256", "สถานะ\nstatus (th)", "status",
+            "รหัสเขต\ncode", "ใช้ในสรุป\nused", "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)"]
+    s.header(top, cols)
+    ws.set_row(top, 48)
+    for i, m in enumerate(r.manifest.to_dict("records"), start=top + 1):
+        s.write(i, 0, m["file"])
+        s.write(i, 1, m["size"], fmt["int"])
+        s.write(i, 2, m["sha256"])
+        s.write(i, 3, m["status_th"], book.status_fmt.get(m["status"], fmt["cell"]))
+        s.write(i, 4, m["status_en"], book.status_fmt.get(m["status"], fmt["cell"]))
+        s.write(i, 5, m["district_code"], fmt["int"])
+        s.write(i, 6, "ใช้" if m["used"] else "ไม่ใช้")
+        s.write(i, 7, _local(m["saved"]), fmt["datetime"])
+    ws.freeze_panes(top + 1, 0)
+    ws.repeat_rows(top)
+    s.finish()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kpi-xl")
+    except PackageNotFoundError:  # pragma: no cover
+        return "0"
+
+
+# ---------------------------------------------------------------------------------------------
+# The manifest as JSON, beside the summary
+
+
+def manifest_dict(result: ConsolidationResult, *, summary: Path | None = None) -> dict[str, Any]:
+    files = []
+    for m in result.manifest.to_dict("records"):
+        files.append({
+            "file": m["file"],
+            "size": None if _missing(m["size"]) else int(m["size"]),
+            "sha256": None if _missing(m["sha256"]) else m["sha256"],
+            "status": m["status"],
+            "status_th": m["status_th"],
+            "status_en": m["status_en"],
+            "district_code": None if _missing(m["district_code"]) else int(m["district_code"]),
+            "used": bool(m["used"]),
+            "saved": None if _missing(m["saved"]) else _iso(m["saved"]),
+        })
+    run_at = result.run_at if result.run_at.tzinfo else result.run_at.replace(tzinfo=dt.UTC)
+    data: dict[str, Any] = {
+        "program": f"kpi-xl {_version()}",
+        "run_at": run_at.isoformat(),
+        "fiscal_year": result.fiscal_year,
+        "quarter": result.quarter,
+        "catalog_hash": result.catalog_hash,
+        "inbox": str(Path(result.inbox).resolve()),
+        "counts": result.counts,
+        "files": files,
+    }
+    if summary is not None and Path(summary).exists():
+        data["summary"] = {"file": str(summary), "sha256": sha256_file(Path(summary)),
+                           "size": Path(summary).stat().st_size}
+    return data
+
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=dt.UTC).isoformat()
+
+
+def write_manifest_json(result: ConsolidationResult, path: str | Path, *, summary: Path | None = None) -> Path:
+    path = Path(path)
+    atomic_write_text(path, json.dumps(manifest_dict(result, summary=summary), ensure_ascii=False, indent=1) + "\n")
+    return path
+
