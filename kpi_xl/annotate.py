@@ -30,6 +30,7 @@ from .marks import (
     FILL_UNKNOWN,
     MARKS_SHEET,
     NOTE_AUTHOR,
+    RESULTS_WIDTHS,
     MarkPlan,
     MarkRecord,
     parse_records,
@@ -191,6 +192,8 @@ def _write_results(book: Workbook, plan: MarkPlan) -> None:
     bold = Font(name=FONT, size=FONT_SIZE, bold=True)
     link = Font(name=FONT, size=FONT_SIZE, color="FF1F4E79", underline="single")
     wrap = Alignment(wrap_text=True, vertical="top")
+    from .template import row_height
+
     for r, line in enumerate(plan.results_grid(), start=1):
         for c, value in enumerate(line, start=1):
             if value is None:
@@ -198,14 +201,16 @@ def _write_results(book: Workbook, plan: MarkPlan) -> None:
             cell = ws.cell(row=r, column=c, value=value)
             cell.font = bold if (r <= len(plan.header) and c == 1) or r == plan.table_row else plain
             cell.alignment = wrap
+        # Neither Excel nor LibreOffice grows a row on open: size it for its longest wrapped text.
+        ws.row_dimensions[r].height = row_height(
+            [(str(v), w) for v, w in zip(line, RESULTS_WIDTHS, strict=False) if isinstance(v, str)])
     for row, col, item in plan.link_cells():
         cell = ws.cell(row=row, column=col)
         cell.hyperlink = Hyperlink(ref=cell.coordinate, location=item.link.lstrip("#") if item.link else None,
                                    tooltip=f"ไปที่ {item.sheet}!{item.cell}", display=item.cell)
         cell.font = link
     if created:  # a sheet the clerk has seen before keeps the widths they chose
-        # Column A holds the header labels as well as the row numbers, hence wider than "ลำดับ".
-        for letter, width in zip("ABCDEF", (34, 12, 11, 12, 8, 90), strict=True):
+        for letter, width in zip("ABCDEF", RESULTS_WIDTHS, strict=True):
             ws.column_dimensions[letter].width = width
     ws.freeze_panes = ws.cell(row=plan.table_row + 1, column=1)
 

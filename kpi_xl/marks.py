@@ -33,6 +33,8 @@ NOTE_AUTHOR = "kpi-xl"
 MARKS_SHEET = "_kpi_marks"
 MARKS_HEADER = ("kind", "sheet", "cell", "original", "noted")
 RESULTS_COLUMNS = ("ลำดับ", "ระดับ", "รหัส", "แผ่นงาน", "เซลล์", "ข้อความ")
+# Column A holds the header labels as well as the row numbers, hence wider than "ลำดับ".
+RESULTS_WIDTHS = (34, 12, 11, 12, 8, 75)
 SEVERITY_TH = {"error": "ข้อผิดพลาด", "warning": "คำเตือน"}
 MET_TH, NOT_MET_TH = "ผ่าน", "ไม่ผ่าน"  # the same words as kpi_xl.scoring (not imported: it pulls the catalog)
 FILL_NONE = ""  # record value: the cell had no fill

@@ -582,6 +582,23 @@ def _write_summary(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catal
     _protect(ws, password)
 
 
+def _write_results(book: Workbook, spec: FormSpec, footer: str) -> None:
+    """An empty ผลการตรวจสอบ sheet with its print layout: the button (xlwings) and --annotate only
+    fill rows into it, so both give a list that prints landscape, one page wide."""
+    from .marks import RESULTS_WIDTHS
+
+    ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["results"])
+    for c, width in enumerate(RESULTS_WIDTHS):
+        ws.set_column(c, c, width)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(**MARGINS)
+    font = f'&"{FONT},Regular"&14'
+    ws.set_footer(f"&L{font}{footer} · {spec.sheets['results']}&R{font}หน้า &P / &N", {"margin": 0.3})
+    ws.write_string(0, 0, "ยังไม่ได้ตรวจ: กดปุ่ม ตรวจสอบข้อมูล / not checked yet")
+
+
 def _write_meta(book: Workbook, spec: FormSpec, rows: list[tuple[str, str]]) -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["meta"])
     ws.set_column(0, 0, 20)
@@ -683,6 +700,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     for ind in indicators:
         _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password)
     _write_summary(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
+    _write_results(book, spec, f"สำนักงานเขต{district.name_th} ปีงบประมาณ {catalog.fiscal_year}")
     rows = model.meta_rows(
         template_version=spec.template_version,
         fiscal_year=catalog.fiscal_year,

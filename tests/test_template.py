@@ -54,8 +54,11 @@ def test_sheets_in_order_and_only_applicable_indicators(sample_catalog: Catalog,
     for code, path in built_workbooks.items():
         book = openpyxl.load_workbook(path, keep_vba=True)
         codes = [i.code for i in sample_catalog.for_district(code)]
-        assert book.sheetnames == [SPEC.sheets["cover"], *codes, SPEC.sheets["summary"], SPEC.sheets["meta"],
-                                   SPEC.sheets["conf"]]
+        assert book.sheetnames == [SPEC.sheets["cover"], *codes, SPEC.sheets["summary"], SPEC.sheets["results"],
+                                   SPEC.sheets["meta"], SPEC.sheets["conf"]]
+        results = book[SPEC.sheets["results"]]
+        assert results.page_setup.orientation == "landscape" and results.sheet_properties.pageSetUpPr.fitToPage
+        assert results.page_setup.fitToHeight == 0  # one page wide, as many pages tall as needed
         assert ("KPI-02" in book.sheetnames) == (code in with_02)
         assert ("KPI-09" in book.sheetnames) == (code in with_09)
         assert book[SPEC.sheets["meta"]].sheet_state == "hidden"
