@@ -62,11 +62,60 @@ def indicator_sheet_picture(out: Path | None = None) -> Path:
         return page_png(pdf, pages[0], out)
 
 
+def marked_values() -> dict[str, object]:
+    """The seed page with three typical slips: level 2 left blank (error), a quarter-2 narrative
+    naming a May date (warning: quarter 3) and no signer (error)."""
+    values = dict(fill.seed_values())
+    values["level_2"] = None
+    values["q2_report"] = values["q2_report"] + " ประชุมติดตามผลเมื่อวันที่ 14 พฤษภาคม 2564"
+    values["signer_name"] = None
+    return values
+
+
+def marked_pictures(out_dir: Path) -> list[Path]:
+    """docs/img/indicator_sheet_marked.png and results_sheet.png: the seed page after validation
+    (kpi-xl validate --annotate, the same marks the button leaves), printed by LibreOffice."""
+    from kpi_xl.annotate import annotate
+    from kpi_xl.validate import validate_file
+
+    with tempfile.TemporaryDirectory(prefix="kpi-pictures-") as folder:
+        work = Path(folder)
+        cat = catalog.load(SAMPLE)
+        built = template.build_workbook(cat, CHATUCHAK, work / "built", force=True)
+        filled = fill.fill_workbook(built, work / "filled" / built.name, values={fill.SEED_SHEET: marked_values()},
+                                    report_quarter=fill.SEED_QUARTER)
+        report = validate_file(filled, catalog=cat, quarter=fill.SEED_QUARTER)
+        marked = annotate(filled, work / "marked" / built.name, report)
+        pdf = libreoffice.convert(marked, "pdf", work / "pdf")
+        sheet = sheet_pages(pdf, fill.SEED_SHEET)
+        results = sheet_pages(pdf, "ผลการตรวจสอบ")
+        if not sheet or not results:
+            raise RuntimeError(f"pages of {fill.SEED_SHEET} or ผลการตรวจสอบ not found in {pdf}")
+        return [
+            page_png(pdf, sheet[0], out_dir / "indicator_sheet_marked.png"),
+            page_png(pdf, results[0], out_dir / "results_sheet.png"),
+            page_png(pdf, 1, out_dir / "cover_sheet.png"),  # the cover is always the first sheet
+        ]
+
+
+def summary_picture(out_dir: Path) -> Path:
+    """docs/img/summary_overview.png: the first page of the demo's consolidated summary."""
+    from kpi_xl.demo import run_demo
+
+    with tempfile.TemporaryDirectory(prefix="kpi-pictures-") as folder:
+        made = run_demo(Path(folder) / "demo")
+        pdf = libreoffice.convert(made["summary"], "pdf", Path(folder) / "pdf")
+        return page_png(pdf, 1, out_dir / "summary_overview.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS / "img", help="folder for the pictures")
     args = parser.parse_args()
     print(indicator_sheet_picture(args.out / "indicator_sheet_filled.png"))
+    for path in marked_pictures(args.out):
+        print(path)
+    print(summary_picture(args.out))
 
 
 if __name__ == "__main__":
