@@ -584,25 +584,21 @@ def to_xlsx(catalog: Catalog, path: str | Path) -> Path:
                 else:
                     ws.write_string(r, c, str(value), body)
 
-        ws = wb.add_worksheet(DIMENSION_SHEET[0])
-        ws.set_column(0, 0, 8, body)
-        ws.set_column(1, 2, 40, body)
-        for c, h in enumerate(["ด้านที่\nnumber", "ชื่อ\nname_th", "English\nname_en"]):
-            ws.write_string(0, c, h, head)
-        for r, d in enumerate(catalog.dimensions, start=1):
-            ws.write_number(r, 0, d.number, body)
-            ws.write_string(r, 1, d.name_th, body)
-            ws.write_string(r, 2, d.name_en, body)
-
-        ws = wb.add_worksheet(DISTRICT_SHEET[0])
-        ws.set_column(0, 0, 8, body)
-        ws.set_column(1, 2, 24, body)
-        for c, h in enumerate(["รหัส\ncode", "ชื่อเขต\nname_th", "English\nname_en"]):
-            ws.write_string(0, c, h, head)
-        for r, d in enumerate(catalog.districts, start=1):
-            ws.write_number(r, 0, d.code, body)
-            ws.write_string(r, 1, d.name_th, body)
-            ws.write_string(r, 2, d.name_en, body)
+        for sheet, headers, widths, items in (
+            (DIMENSION_SHEET[0], ["ด้านที่\nnumber", "ชื่อ\nname_th", "English\nname_en"], (8, 40),
+             [(d.number, d.name_th, d.name_en) for d in catalog.dimensions]),
+            (DISTRICT_SHEET[0], ["รหัส\ncode", "ชื่อเขต\nname_th", "English\nname_en"], (8, 24),
+             [(d.code, d.name_th, d.name_en) for d in catalog.districts]),
+        ):
+            ws = wb.add_worksheet(sheet)
+            ws.set_column(0, 0, widths[0], body)
+            ws.set_column(1, 2, widths[1], body)
+            for c, h in enumerate(headers):
+                ws.write_string(0, c, h, head)
+            for r, (number, name_th, name_en) in enumerate(items, start=1):
+                ws.write_number(r, 0, number, body)
+                ws.write_string(r, 1, name_th, body)
+                ws.write_string(r, 2, name_en, body)
         wb.close()
     return path
 

@@ -20,7 +20,6 @@ module under the ``spawn`` start method used on Windows) never pay for it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog
+from .files import sha256_file
 from .problems import Location, problem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,7 +202,7 @@ def check_file(path: Path, rel: str, catalog: Catalog, quarter: int) -> dict[str
         stat = path.stat()
         record["size"] = stat.st_size
         record["mtime"] = stat.st_mtime
-        record["sha256"] = _sha256(path)
+        record["sha256"] = sha256_file(path)
     except OSError as exc:
         record.update(status=Status.CORRUPT.value, problems=[_flat(problem(
             "KPI-E100", Location(file=rel), detail=str(exc)))])
@@ -220,14 +220,6 @@ def check_file(path: Path, rel: str, catalog: Catalog, quarter: int) -> dict[str
         return record
     record.update(_summarise(report, rel, catalog))
     return record
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _flat(p: Any, file: str | None = None) -> dict[str, Any]:
