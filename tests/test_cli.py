@@ -1,0 +1,144 @@
+"""`kpi-xl build`, `validate` and `consolidate`: exit codes, messages, and the result through the library."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kpi_xl import fill
+from kpi_xl.catalog import Catalog
+from kpi_xl.cli import app
+from kpi_xl.files import sha256_file
+from kpi_xl.form import load_spec
+from kpi_xl.reader import read_workbook
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_YAML = ROOT / "workbook_templates" / "catalog_2564.yaml"
+runner = CliRunner()
+ENV = {"COLUMNS": "250"}
+
+
+def run(*args: str):  # noqa: ANN201 - click Result
+    return runner.invoke(app, [str(a) for a in args], env=ENV)
+
+
+# --- build ------------------------------------------------------------------------------------
+
+
+def test_build_writes_one_workbook_per_district(tmp_path: Path, sample_catalog: Catalog) -> None:
+    result = run("build", "--catalog", SAMPLE_YAML, "--out", tmp_path, "--districts", "1030,1001", "--no-macros")
+    assert result.exit_code == 0, result.output
+    assert "built 2 workbooks" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2564_1001_Phra_Nakhon.xlsx", "2564_1030_Chatuchak.xlsx"]
+    raw = read_workbook(tmp_path / "2564_1030_Chatuchak.xlsx")
+    assert [c for c in raw.sheets] == [i.code for i in sample_catalog.for_district(1030)]
+
+    again = run("build", "--catalog", SAMPLE_YAML, "--out", tmp_path, "--districts", "1030", "--no-macros")
+    assert again.exit_code == 1 and "--force" in again.output
+    forced = run("build", "--catalog", SAMPLE_YAML, "--out", tmp_path, "--districts", "1030", "--no-macros", "--force")
+    assert forced.exit_code == 0
+
+
+def test_build_interpreter_goes_into_the_conf_sheet(tmp_path: Path) -> None:
+    path = r"C:\Python311\pythonw.exe"
+    assert run("build", "-c", SAMPLE_YAML, "-o", tmp_path, "--districts", "1030", "--interpreter", path).exit_code == 0
+    book = openpyxl.load_workbook(tmp_path / "2564_1030_Chatuchak.xlsm", keep_vba=True)
+    conf = {r[0]: r[1] for r in book[load_spec().sheets["conf"]].iter_rows(values_only=True)}
+    assert conf["Interpreter_Win"] == path
+
+
+def test_build_stops_on_an_invalid_catalog_and_writes_nothing(tmp_path: Path) -> None:
+    data = yaml.safe_load(SAMPLE_YAML.read_text(encoding="utf-8"))
+    data["indicators"][0]["weight"] = -1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("build", "--catalog", bad, "--out", out)
+    assert result.exit_code == 1
+    assert "KPI-C024 [bad.yaml!indicators[1].weight]" in result.output
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("districts", "message"), [("abc", "bad --districts"), ("1030,9999", "unknown district codes")])
+def test_build_refuses_bad_district_lists(tmp_path: Path, districts: str, message: str) -> None:
+    result = run("build", "--catalog", SAMPLE_YAML, "--out", tmp_path, "--districts", districts)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+def test_validate_the_seed_page_is_clean_with_score_5(seed_filled_workbook: Path, tmp_path: Path) -> None:
+    # The other indicators of the workbook are blank: validate KPI-05 alone by giving the seed only.
+    result = run("validate", seed_filled_workbook, "--catalog", SAMPLE_YAML, "--quarter", "4", "--json")
+    data = json.loads(result.stdout)[0]
+    kpi05 = next(i for i in data["indicators"] if i["code"] == "KPI-05")
+    assert (kpi05["score"], kpi05["target_met"]) == (5.0, True)
+    assert not [p for p in data["problems"] if p["sheet"] == "KPI-05"]
+    assert result.exit_code == 1  # the other eleven indicators are still empty for quarter 4
+
+
+def test_validate_exit_codes_and_messages(built_workbooks: dict[int, Path], tmp_path: Path) -> None:
+    wrong = fill.fill_workbook(built_workbooks[1030], tmp_path / "wrong.xlsm",
+                               values={"KPI-03": {"q1_value": "สิบ"}}, report_quarter=1)
+    cell = load_spec().a1("q1_value")
+    result = run("validate", wrong, "--catalog", SAMPLE_YAML)
+    assert result.exit_code == 1
+    assert "KPI-E301" in result.output and f"KPI-03!{cell}" in result.output
+    english = run("validate", wrong, "--lang", "en")
+    assert f"[KPI-03!{cell}] quarter 1 value must be a number" in english.output
+
+    broken = tmp_path / "broken.xlsm"
+    broken.write_bytes(wrong.read_bytes()[:5000])
+    result = run("validate", broken)
+    assert result.exit_code == 2
+    assert "KPI-E100" in result.output
+
+
+def test_validate_annotate_writes_a_marked_copy_and_never_the_input(built_workbooks: dict[int, Path],
+                                                                    tmp_path: Path) -> None:
+    wrong = fill.fill_workbook(built_workbooks[1030], tmp_path / "wrong.xlsm",
+                               values={"KPI-03": {"q1_value": "สิบ"}}, report_quarter=1)
+    before = sha256_file(wrong)
+    out = tmp_path / "checked.xlsm"
+    result = run("validate", wrong, "--annotate", out)
+    assert result.exit_code == 1
+    assert sha256_file(wrong) == before
+    book = openpyxl.load_workbook(out, keep_vba=True)
+    note = book["KPI-03"][load_spec().a1("q1_value")].comment
+    assert note is not None and "KPI-E301" in note.text
+    same = run("validate", wrong, "--annotate", wrong)
+    assert same.exit_code == 2 and "not the input" in same.output
+    assert sha256_file(wrong) == before
+
+
+# --- consolidate ------------------------------------------------------------------------------
+
+
+def test_consolidate_prints_statuses_and_writes_the_summary(built_workbooks: dict[int, Path], tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill.fill_workbook(built_workbooks[1030], inbox / "chatuchak.xlsm", values={"KPI-05": fill.seed_values()},
+                       report_quarter=4)
+    shutil.copyfile(built_workbooks[1001], inbox / "~$lock.xlsm")
+    out = tmp_path / "summary.xlsx"
+    result = run("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "1030" in result.output and out.exists()
+    book = openpyxl.load_workbook(out, read_only=True)
+    assert "สถานะการส่ง" in book.sheetnames
+    assert (tmp_path / "kpi_history.sqlite").exists()
+
+
+def test_consolidate_on_a_missing_folder(tmp_path: Path) -> None:
+    result = run("consolidate", tmp_path / "nope", "--catalog", SAMPLE_YAML, "--quarter", "1", "--out", tmp_path / "s.xlsx")
+    assert result.exit_code == 2
+    assert "folder not found" in result.output
