@@ -45,3 +45,23 @@ def test_every_command_has_help_and_its_options_are_documented(path: list[str]) 
     assert "Usage" in result.output
     for option in options:
         assert f"`{option}`" in body, f"{option} of kpi-xl {' '.join(path)} is not in docs/cli.md"
+
+
+def _links(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return [t for t in re.findall(r"\]\(([^)#\s]+)\)", text) if "://" not in t]
+
+
+@pytest.mark.parametrize("page", ["README.md", *(f"docs/{p.name}" for p in sorted(DOCS.glob("*.md")))])
+def test_every_local_link_and_picture_exists(page: str) -> None:
+    path = DOCS.parent / page
+    missing = [t for t in _links(path) if not (path.parent / t).exists()]
+    assert missing == [], f"{page} links to missing files: {missing}"
+
+
+def test_the_readme_has_exactly_the_two_setup_commands() -> None:
+    text = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Set-up: two commands", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert commands == ['pip install -e ".[hq]" && kpi-xl demo kpi-demo', "bash tests/install-and-run.sh"]
+    assert "tests/install-and-run.sh" in (DOCS.parent / ".ci" / "run").read_text(encoding="utf-8")
