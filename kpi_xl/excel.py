@@ -518,7 +518,11 @@ def apply_plan(book: Any, plan: MarkPlan) -> list[MarkRecord]:
         _write_grid(undo, records_grid(records))
 
     results = _get_or_add(book, plan.results_sheet, hidden=False)
-    _write_grid(results, plan.results_grid())
+    grid = plan.results_grid()
+    _write_grid(results, grid)
+    if grid:  # like --annotate's row heights: wrap the messages and let Excel size the rows
+        results.range((1, 1), (len(grid), max(len(r) for r in grid))).wrap_text = True
+        results.autofit("rows")
     for row, col, item in plan.link_cells():
         _add_link(book, results.range((row, col)), item.sheet, item.cell, item.cell)
     if active is not None:

@@ -95,6 +95,8 @@ class ExcelState:
         self.notes: dict[tuple[str, str], str] = {}
         self.links: dict[tuple[str, str], str] = {}
         self.alerts: list[list[Any]] = []
+        self.wrapped: set[tuple[str, str]] = set()
+        self.autofit: list[tuple[str, Any]] = []
         for sheet in self.payload["sheets"]:
             for note in sheet.get("notes", []):
                 self.notes[(sheet["name"], note["address"].replace("$", ""))] = "(note already in the file)"
@@ -177,6 +179,14 @@ class ExcelState:
                 self.colors.pop((sheet, _a1(row, col)), None)
             else:
                 self.colors[(sheet, _a1(row, col))] = color.upper()
+
+    def _setWrapText(self, action: dict[str, Any]) -> None:  # noqa: N802
+        args = action["args"]
+        if args[0] if isinstance(args, list) else args:
+            self.wrapped.update((self._name(action), _a1(r, c)) for r, c in self._area(action))
+
+    def _setSheetAutofit(self, action: dict[str, Any]) -> None:  # noqa: N802
+        self.autofit.append((self._name(action), action["args"]))
 
     def _addNote(self, action: dict[str, Any]) -> None:  # noqa: N802
         address, text = action["args"]
@@ -339,6 +349,10 @@ def test_validate_marks_cells_notes_scores_and_results(wrong: Path) -> None:
 
     # The results sheet: every problem in order, each with a link to its cell.
     assert table(state) == [(p.code, p.location.sheet, p.location.cell) for p in report.problems]
+    # Long Thai messages wrap and the rows are sized to them (as --annotate does).
+    rows = state.rows(RESULTS)
+    assert {(RESULTS, _a1(len(rows), 6))} <= state.wrapped
+    assert state.autofit == [(RESULTS, ["rows"])]
     links = {k[1]: v for k, v in state.links.items() if k[0] == RESULTS}
     assert len(links) == len(report.problems)
     assert "#'KPI-01'!" + SPEC.a1("q1_value") in links.values()
