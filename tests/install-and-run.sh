@@ -9,6 +9,7 @@ command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-calc-nogui)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi laksaman || need_apt+=(fonts-thai-tlwg)
 /usr/bin/python3 -c "import uno" 2>/dev/null || need_apt+=(python3-uno)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the history test's real server
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing Debian packages: ${need_apt[*]}"

@@ -7,8 +7,12 @@ last period must show the previous quarter's and the previous year's score besid
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,11 +211,54 @@ def test_cli_history_prints_the_trend(hist: History) -> None:
     assert f"{hist.rerun_expected[1030]:.2f}" in done.output
 
 
-@pytest.mark.skipif(not os.environ.get("KPI_XL_TEST_POSTGRES"), reason="set KPI_XL_TEST_POSTGRES to a PostgreSQL URL")
-def test_postgresql(hist: History) -> None:
-    url = os.environ["KPI_XL_TEST_POSTGRES"]
-    engine = history.open_db(url)
-    history.record_run(engine, hist.results[(2564, 1)])
-    history.record_run(engine, hist.results[(2564, 1)])
-    trend = history.history_trend(engine, 1030)
-    assert "2564/Q1" in list(trend["period"])
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Any:
+    """A real PostgreSQL: KPI_XL_TEST_POSTGRES if set, else a throwaway cluster on a Unix socket
+    started here from Debian's server binaries (as the postgres user when run as root)."""
+    if os.environ.get("KPI_XL_TEST_POSTGRES"):
+        yield os.environ["KPI_XL_TEST_POSTGRES"]
+        return
+    binaries = _postgres_bin()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql) and no KPI_XL_TEST_POSTGRES")
+    pytest.importorskip("psycopg")
+    root = Path(tempfile.mkdtemp(prefix="kpi-pg-"))  # pytest's own temp dirs are private to root
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        shutil.chown(sock, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=120)
+    run([*as_user, str(binaries / "initdb"), "-D", str(data), "-U", "kpi", "--auth=trust", "-E", "UTF8"])
+    port = "54329"
+    run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
+         "-o", f"-k {sock} -p {port} -c listen_addresses=''", "start"])
+    try:
+        run([*as_user, str(binaries / "createdb"), "-h", str(sock), "-p", port, "-U", "kpi", "kpi_history"])
+        yield f"postgresql+psycopg://kpi@/kpi_history?host={sock}&port={port}"
+    finally:
+        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgresql_keeps_the_same_history_as_sqlite(hist: History, postgres_url: str, tmp_path: Path) -> None:
+    """Every period twice (a rerun replaces it) into PostgreSQL and into SQLite: the same trend."""
+    trends = []
+    for url in (postgres_url, f"sqlite:///{tmp_path / 'same.sqlite'}"):
+        engine = history.open_db(url)
+        for period in PERIODS:
+            history.record_run(engine, hist.results[period])
+            history.record_run(engine, hist.results[period])
+        trends.append(history.history_trend(engine, 1030))
+        engine.dispose()
+    on_postgres, on_sqlite = trends
+    assert list(on_postgres["period"]) == [f"{fy}/Q{q}" for fy, q in sorted(PERIODS)]
+    pd.testing.assert_frame_equal(on_postgres, on_sqlite, check_dtype=False)
