@@ -34,6 +34,23 @@ app.add_typer(docs_app, name="docs")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        console.print(f"kpi-xl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="รุ่นของ kpi-xl / show the version")] = False,
+) -> None:
+    """kpi-xl: แบบรายงานตัวชี้วัดของสำนักงานเขตใน Excel — สร้าง ตรวจสอบ รวบรวม / Bangkok district KPI reports
+    in Excel: build, validate, consolidate."""
+
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="ทะเบียนตัวชี้วัด .xlsx/.yaml / catalog file")]
 
 

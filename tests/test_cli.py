@@ -142,3 +142,10 @@ def test_consolidate_on_a_missing_folder(tmp_path: Path) -> None:
     result = run("consolidate", tmp_path / "nope", "--catalog", SAMPLE_YAML, "--quarter", "1", "--out", tmp_path / "s.xlsx")
     assert result.exit_code == 2
     assert "folder not found" in result.output
+
+
+def test_version() -> None:
+    from kpi_xl import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"kpi-xl {__version__}"
