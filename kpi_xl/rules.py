@@ -300,35 +300,31 @@ def report_quarter_chosen(raw: RawWorkbook, spec: FormSpec) -> list[Problem]:
 # Types (KPI-E3xx). Each reads its fields' typed values into the page as it checks them.
 
 
+def _read_fields(page: Page, field_type: str, parse: Callable[[Any], Any], code: str) -> list[Problem]:
+    """Parse every field of ``field_type`` into the page's typed values; an unreadable one gets ``code``."""
+    found = []
+    for spec in page.fields(field_type):
+        cell = page.cells[spec.name]
+        try:
+            page.values[spec.name] = parse(cell.raw)
+        except (thai.ThaiParseError, ValueError, OverflowError):
+            page.values[spec.name] = None
+            page.unreadable.add(spec.name)
+            found.append(problem(code, page.at(spec.name), value=_show(cell.raw), **page.labels(spec.name)))
+    return found
+
+
 def number_readable(page: Page) -> list[Problem]:
     """KPI-E301: a number field holds something that is not one number ("สิบ", "N/A", "#DIV/0!").
 
     Thai digits, thousands commas, stray spaces and a trailing unit are fine (thai.parse_number).
     """
-    found = []
-    for spec in page.fields("number"):
-        cell = page.cells[spec.name]
-        try:
-            page.values[spec.name] = thai.parse_number(cell.raw)
-        except (thai.ThaiParseError, ValueError, OverflowError):
-            page.values[spec.name] = None
-            page.unreadable.add(spec.name)
-            found.append(problem("KPI-E301", page.at(spec.name), value=_show(cell.raw), **page.labels(spec.name)))
-    return found
+    return _read_fields(page, "number", thai.parse_number, "KPI-E301")
 
 
 def date_readable(page: Page) -> list[Problem]:
     """KPI-E302: a date field holds something that is not a date (Thai text dates are fine)."""
-    found = []
-    for spec in page.fields("date"):
-        cell = page.cells[spec.name]
-        try:
-            page.values[spec.name] = thai.parse_date(cell.raw, fiscal_year_hint=page.fiscal_year)
-        except (thai.ThaiParseError, ValueError, OverflowError):
-            page.values[spec.name] = None
-            page.unreadable.add(spec.name)
-            found.append(problem("KPI-E302", page.at(spec.name), value=_show(cell.raw), **page.labels(spec.name)))
-    return found
+    return _read_fields(page, "date", lambda raw: thai.parse_date(raw, fiscal_year_hint=page.fiscal_year), "KPI-E302")
 
 
 def date_in_fiscal_year(page: Page) -> list[Problem]:
