@@ -1,27 +1,46 @@
 """Run every benchmark, one after the other, with one command: `python bench/run_all.py`.
 
-Each script measures kpi-xl against a baseline in the same run (openpyxl, unzipping, the bare
-interpreter) and prints the ratios. Extra arguments go to every script (e.g. `--quick` where the
-script knows it). Scratch files go to bench/_work/ (git-ignored).
+Each script measures kpi-xl against a baseline in the same run (calamine alone, inflating the
+needed parts, openpyxl, unzipping, `import xlwings`, the single-process run) and prints the ratios
+with the issue's goals. `--quick` runs the small sizes only (minutes, not tens of minutes);
+`--write-docs` replaces the tables of the latest figures in docs/design.md. Scratch files go to
+bench/_work/ (git-ignored).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_build.py", "bench_read.py", "bench_button.py", "bench_consolidate.py"]
+# script → (its arguments for --quick, whether it takes --write-docs)
+SCRIPTS: dict[str, tuple[list[str], bool]] = {
+    "bench_build.py": (["--skip-openpyxl"], False),
+    "bench_read.py": (["--skip-openpyxl-default"], True),
+    "bench_button.py": (["--runs", "5"], True),
+    "bench_consolidate.py": (["--sizes", "50,1000"], True),
+}
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--write-docs", action="store_true", help="replace the tables in docs/design.md")
+    parser.add_argument("--only", help="comma-separated script names, e.g. bench_read.py")
+    args = parser.parse_args(argv)
+    chosen = [s for s in SCRIPTS if not args.only or s in args.only.split(",")]
+    print(f"load at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     failed = []
-    for script in SCRIPTS:
-        print(f"\n===== {script} =====", flush=True)
+    for script in chosen:
+        quick_args, docs = SCRIPTS[script]
+        extra = (quick_args if args.quick else []) + (["--write-docs"] if args.write_docs and docs else [])
+        print(f"\n===== {script} {' '.join(extra)} =====", flush=True)
         start = time.perf_counter()
-        code = subprocess.call([sys.executable, str(HERE / script), *argv])
+        code = subprocess.call([sys.executable, str(HERE / script), *extra])
         print(f"----- {script}: exit {code}, {time.perf_counter() - start:.1f} s", flush=True)
         if code:
             failed.append(script)
