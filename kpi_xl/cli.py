@@ -31,8 +31,10 @@ docs_app = typer.Typer(help="สร้างเอกสารอ้างอิ
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(docs_app, name="docs")
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
+# suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
+console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 def _version(value: bool) -> None:
@@ -362,9 +364,38 @@ def docs_all(
         console.print(str(path))
 
 
+def _lang_from_argv(argv: list[str]) -> str:
+    """``--lang en`` anywhere on the line switches usage errors to English too."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return "th"
+
+
 def main() -> None:
+    from .usage import click
+
     try:
-        app()
+        # Non-standalone: click hands usage errors over as objects, worded here in Thai and English.
+        code = app(standalone_mode=False, prog_name="kpi-xl")
+    except click.NoArgsIsHelpError as exc:  # `kpi-xl` or `kpi-xl catalog` alone: the help, as before
+        console.print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), soft_wrap=True,
+                      markup=False)
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        from .usage import usage_message
+
+        for line in usage_message(exc, _lang_from_argv(sys.argv[1:])):
+            err.print(escape(line), soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:  # e.g. a file argument that cannot be opened
+        err.print(f"[red]{escape(exc.format_message())}[/]", soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        err.print("ยกเลิก / aborted")
+        raise SystemExit(1) from None
     except ModuleNotFoundError as exc:
         if exc.name not in {"pandas", "sqlalchemy"}:
             raise
@@ -373,6 +404,7 @@ def main() -> None:
         raise SystemExit(2) from None
     except KpiError as exc:  # a library error that escaped a command: still no traceback
         _fail(exc.problems, 2)
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
