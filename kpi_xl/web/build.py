@@ -62,6 +62,17 @@ def _scores_for(items: list[dict[str, Any]], key: str = "score") -> list[tuple[s
     return [(t["period"], t[key]) for t in items]
 
 
+def _quarter_spark(ind: dict[str, Any]) -> str:
+    """The year's quarterly values against the larger of the values and the target."""
+    values = [(f"Q{q['quarter']}", q["value"]) for q in ind["quarters"]
+              if isinstance(q["value"], (int, float)) and not isinstance(q["value"], bool)]
+    if len(values) < 2:
+        return ""
+    target = ind.get("target") if isinstance(ind.get("target"), (int, float)) else 0
+    top = max([v for _, v in values] + [target or 0]) or 1.0
+    return svg.sparkline(values, title=f"ค่ารายไตรมาส {ind['code']} / quarterly values", maximum=float(top))
+
+
 def render_pages(snap: data.Snapshot) -> dict[str, str]:
     """Relative path → text of every page and JSON twin (nothing is written here)."""
     env = _environment()
@@ -98,9 +109,11 @@ def render_pages(snap: data.Snapshot) -> dict[str, str]:
         code = int(d["district_code"])
         ctx = data.district_context(snap, code)
         spark = svg.sparkline(_scores_for(ctx["trend"]), title=f"แนวโน้มคะแนนเขต{ctx['district']['name_th']} / trend")
-        ind_sparks = {i["code"]: svg.sparkline(_scores_for(i["trend"]), title=f"แนวโน้ม {i['code']} / trend")
+        ind_sparks = {i["code"]: svg.sparkline(_scores_for(i["trend"]), title=f"แนวโน้มคะแนน {i['code']} / score trend")
                       for i in ctx["indicators"]}
-        page(f"district/{code}.html", "district.html", ctx, spark=spark, sparks=ind_sparks)
+        quarter_sparks = {i["code"]: _quarter_spark(i) for i in ctx["indicators"]}
+        page(f"district/{code}.html", "district.html", ctx, spark=spark, sparks=ind_sparks,
+             quarter_sparks=quarter_sparks)
 
     for code in sorted({r["indicator_code"] for r in snap.results}):
         ctx = data.indicator_context(snap, code)

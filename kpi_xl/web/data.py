@@ -121,7 +121,9 @@ def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int |
         candidates = [p for p in all_periods if (fiscal_year is None or p[0] == fiscal_year)
                       and (quarter is None or p[1] == quarter)]
         if not candidates:
-            raise NoHistory(f"ไม่มีผลของ {fiscal_year}/Q{quarter} / no run for that period")
+            asked = f"{fiscal_year or '*'}/Q{quarter or '*'}"
+            raise NoHistory(f"ไม่มีผลของ {asked} ในฐานข้อมูล / no run for {asked}; stored: "
+                            + ", ".join(period_label(*p) for p in all_periods))
         fiscal_year, quarter = candidates[-1]
     if (fiscal_year, quarter) not in all_periods:
         raise NoHistory(f"ไม่มีผลของ {period_label(fiscal_year, quarter)} ในฐานข้อมูล / "

@@ -34,10 +34,12 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _open(width: float, height: float, title: str, desc: str, css: str) -> tuple[str, str]:
+def _open(width: float, height: float, title: str, desc: str, css: str, role: str = "img") -> tuple[str, str]:
+    """``role="img"`` makes the chart one picture to a screen reader; a chart holding links is a
+    ``group`` instead, because an image's content is presentational and its links would be lost."""
     n = next(_ids)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="{css}" viewBox="0 0 {width:.0f} {height:.0f}" '
-            f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="t{n} d{n}">'
+            f'width="{width:.0f}" height="{height:.0f}" role="{role}" aria-labelledby="t{n} d{n}">'
             f'<title id="t{n}">{escape(title)}</title><desc id="d{n}">{escape(desc)}</desc>')
     return head, "</svg>"
 
@@ -49,7 +51,8 @@ def bar_chart(items: Sequence[tuple[str, float | None, str | None]], *, title: s
     gap = 4
     height = len(items) * (bar + gap) + 24
     plot = width - label_width - 50
-    head, tail = _open(width, height, title, desc or title, "chart bars")
+    role = "group" if any(href for _, _, href in items) else "img"
+    head, tail = _open(width, height, title, desc or title, "chart bars", role)
     parts = [head]
     for i, (label, value, href) in enumerate(items):
         y = i * (bar + gap) + 4
