@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -267,3 +268,30 @@ def test_axe_finds_no_serious_accessibility_violations(page, site: Path, rel: st
     bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
            if v["impact"] in ("serious", "critical")]
     assert bad == []
+
+
+def test_consolidate_html_writes_the_site_after_the_run(demo: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kpi_xl.cli import app
+
+    db = tmp_path / "history.sqlite"
+    shutil.copy(demo["database"], db)
+    result = CliRunner().invoke(app, [
+        "consolidate", str(demo["inbox"]), "--catalog", str(sample_catalog_path()), "--quarter", "4",
+        "--out", str(tmp_path / "summary.xlsx"), "--db", str(db), "--html", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    twin = json.loads((tmp_path / "site" / "index.json").read_text(encoding="utf-8"))
+    assert twin["counts"]["received"] == 48
+    assert twin["meta"]["has_details"]  # the run's own summary workbook was found and read
+
+
+def test_print_stylesheet_hides_navigation_and_uses_a4(page, site: Path) -> None:  # noqa: ANN001
+    page.goto((site / "district" / f"{CHATUCHAK}.html").as_uri())
+    assert page.is_visible("header.site nav")
+    page.emulate_media(media="print")
+    assert not page.is_visible("header.site nav")
+    assert not page.is_visible(".filter")
+    pdf = page.pdf(prefer_css_page_size=True)
+    boxes = {tuple(round(float(x)) for x in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
+    assert boxes == {(0, 0, 595, 842)}  # A4 in points, from the stylesheet's @page
