@@ -295,3 +295,28 @@ def test_print_stylesheet_hides_navigation_and_uses_a4(page, site: Path) -> None
     pdf = page.pdf(prefer_css_page_size=True)
     boxes = {tuple(round(float(x)) for x in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
     assert boxes == {(0, 0, 595, 842)}  # A4 in points, from the stylesheet's @page
+
+
+def test_a_missing_or_foreign_database_is_an_error_and_nothing_is_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.sqlite"
+    with pytest.raises(SiteError, match="not found"):
+        build_site(missing, tmp_path / "site")
+    assert not missing.exists() and not (tmp_path / "site").exists()
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).close()
+    with pytest.raises(SiteError, match="not a kpi-xl history database"):
+        build_site(other, tmp_path / "site")
+    with sqlite3.connect(other) as conn:  # reading created no table
+        assert conn.execute("select count(*) from sqlite_master").fetchone()[0] == 0
+
+
+def test_svg_charts_escape_labels_and_name_themselves() -> None:
+    from kpi_xl.web import svg
+
+    chart = str(svg.bar_chart([("<script>x</script>", 3.5, "a.html?x=1&y=2"), ("ว่าง", None, None)],
+                              title="คะแนน <b>", desc="d & e"))
+    assert "<script>" not in chart and "&lt;script&gt;x&lt;/script&gt;" in chart
+    assert 'href="a.html?x=1&amp;y=2"' in chart and 'role="group"' in chart
+    assert "<title id=" in chart and "คะแนน &lt;b&gt;" in chart and "d &amp; e" in chart
+    spark = str(svg.sparkline([("2563/Q4", 2.0), ("2564/Q4", 4.0)], title="t"))
+    assert 'role="img"' in spark and "<polyline" in spark and "2563/Q4: 2.00; 2564/Q4: 4.00" in spark

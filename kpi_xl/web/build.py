@@ -175,19 +175,18 @@ def write_site(pages: dict[str, str], out: str | Path, *, stamp: str = "") -> tu
 def build_site(db: str | Path | Engine, out: str | Path, *, fiscal_year: int | None = None,
                quarter: int | None = None, catalog: Catalog | None = None) -> SiteInfo:
     """Read one period from the history database and write its static web report to ``out``."""
-    from ..history import _exists, open_db
-
     started = time.perf_counter()
     _check_target(Path(out).resolve())  # fail before reading anything
-    if not _exists(db):
-        raise SiteError(f"ไม่พบฐานข้อมูลประวัติ {db} / history database not found")
-    engine = open_db(db)
+    try:
+        engine = data.connect(db)
+    except data.NoHistory as exc:
+        raise SiteError(str(exc)) from exc
     try:
         snap = data.load_snapshot(engine, fiscal_year, quarter, catalog)
     except data.NoHistory as exc:
         raise SiteError(str(exc)) from exc
     finally:
-        if not hasattr(db, "connect"):
+        if engine is not db:
             engine.dispose()
     pages = render_pages(snap)
     index, size = write_site(pages, out, stamp=f"{snap.fiscal_year}/Q{snap.quarter}")

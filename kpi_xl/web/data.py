@@ -27,9 +27,11 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, create_engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Select
 
 from ..history import district_results, period_label, problems, results, runs, submissions
@@ -69,11 +71,27 @@ def current_runs() -> Select:
     return select(runs).where(~later_exists)
 
 
+def connect(db: str | Path | Engine) -> Engine:
+    """An engine for reading; unlike ``history.open_db`` it creates nothing, so a read-only
+    database account is enough to publish the report, and a mistyped path is an error, not a new file."""
+    from ..history import _exists, database_url
+
+    if isinstance(db, Engine):
+        return db
+    if not _exists(db):
+        raise NoHistory(f"ไม่พบฐานข้อมูลประวัติ {db} / history database not found: {db}")
+    return create_engine(database_url(db))
+
+
 def periods(engine: Engine) -> list[tuple[int, int]]:
     """Every period with a current run, oldest first."""
     sub = current_runs().subquery()
-    with engine.connect() as conn:
-        rows = conn.execute(select(sub.c.fiscal_year, sub.c.quarter).order_by(sub.c.fiscal_year, sub.c.quarter)).all()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(sub.c.fiscal_year, sub.c.quarter)
+                                .order_by(sub.c.fiscal_year, sub.c.quarter)).all()
+    except OperationalError as exc:  # no runs table: not a kpi-xl history database
+        raise NoHistory(f"ไม่ใช่ฐานข้อมูลประวัติของ kpi-xl / not a kpi-xl history database ({exc.orig})") from exc
     return [(int(fy), int(q)) for fy, q in rows]
 
 
