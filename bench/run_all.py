@@ -23,6 +23,7 @@ SCRIPTS: dict[str, tuple[list[str], bool]] = {
     "bench_read.py": (["--skip-openpyxl-default"], True),
     "bench_button.py": (["--runs", "5"], True),
     "bench_consolidate.py": (["--sizes", "50,1000"], True),
+    "bench_web.py": ([], False),
 }
 
 

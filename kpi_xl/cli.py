@@ -265,6 +265,7 @@ def consolidate(
     out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มสรุป .xlsx / summary workbook")],
     db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (URL SQLAlchemy) ค่าเริ่มต้น SQLite ข้างแฟ้มสรุป / history DB URL")] = None,
     into: Annotated[Path | None, typer.Option(help="แม่แบบของส่วนกลางที่จะเติมข้อมูล / head office's own template")] = None,
+    html: Annotated[Path | None, typer.Option(help="เขียนเว็บรายงานลงโฟลเดอร์นี้ด้วย / also write the web report here")] = None,
 ) -> None:
     """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -284,6 +285,18 @@ def consolidate(
 
         result = run(inbox, cat, quarter, out=out, db=_db_url(db) if db else None, into=into, progress=progress)
     _print_consolidation(result)
+    # --- web report (kpi_xl.web): a post-step on the history the run just wrote.
+    if html is not None:
+        from .consolidate import HISTORY_FILE
+        from .web import SiteError, build_site
+
+        history_db = _db_url(db) if db else out.with_name(HISTORY_FILE)
+        try:
+            site = build_site(history_db, html, fiscal_year=result.fiscal_year, quarter=result.quarter, catalog=cat)
+        except SiteError as exc:
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        _print_site(site)
 
 
 def _print_consolidation(result) -> None:  # noqa: ANN001 - ConsolidationResult
@@ -326,6 +339,35 @@ def history(
 def _db_url(db: str) -> str:
     """A plain file path means a SQLite file; anything with :// is a SQLAlchemy URL (PostgreSQL…)."""
     return db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+
+
+# --- web report (kpi_xl.web) ------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    db: Annotated[str, typer.Option(help="ฐานข้อมูลประวัติ (URL หรือแฟ้ม .sqlite) / history DB")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="โฟลเดอร์เว็บรายงาน / site folder")],
+    fiscal_year: Annotated[int | None, typer.Option(help="ปีงบประมาณ (ค่าเริ่มต้น: ล่าสุด) / fiscal year (default: latest)")] = None,
+    quarter: Annotated[int | None, typer.Option(min=1, max=4, help="ไตรมาส (ค่าเริ่มต้น: ล่าสุด) / quarter (default: latest)")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="ทะเบียนตัวชี้วัด สำหรับคำนิยามและเกณฑ์ / catalog for definitions")] = None,
+) -> None:
+    """เว็บรายงานผล (แฟ้ม HTML เปิดได้โดยไม่ต้องมีเซิร์ฟเวอร์) / Static web report from the history DB."""
+    from .web import SiteError, build_site
+
+    cat = _load_catalog(catalog) if catalog is not None else None
+    try:
+        site = build_site(_db_url(db), out, fiscal_year=fiscal_year, quarter=quarter, catalog=cat)
+    except SiteError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    _print_site(site)
+
+
+def _print_site(site) -> None:  # noqa: ANN001 - kpi_xl.web.SiteInfo
+    console.print(f"เว็บรายงาน {site.fiscal_year}/Q{site.quarter}: {site.pages} หน้า, "
+                  f"{site.bytes / 1e6:.1f} MB, {site.seconds:.1f} s / web report written")
+    console.print(f"เปิดแฟ้มนี้ / open: {site.index}")
 
 
 # --- demo / docs --------------------------------------------------------------------------------

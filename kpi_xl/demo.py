@@ -164,7 +164,7 @@ def plan(catalog: Catalog, rng: random.Random) -> DemoPlan:
 
 
 def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: Any = None,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[str], None] | None = None, web: bool = True) -> dict[str, Any]:
     """Build, fill, validate and consolidate the sample year; returns what it made (for the test)."""
     from . import catalog as catalog_mod
     from .annotate import annotate
@@ -222,4 +222,12 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
     say(f"  2. {marked}  — ตัวอย่างแฟ้มที่ตรวจแล้ว มีเครื่องหมายและหมายเหตุ / a checked workbook with its marks")
     say(f"  3. {inbox}  — แฟ้มที่เขตส่งมา / what the districts sent")
     say(f"  4. {db}  — ฐานข้อมูลประวัติ: kpi-xl history --district 1030 --db {db}")
+
+    # --- web report (kpi_xl.web): the same results as a static site, built from the history DB.
+    if web:
+        from .web import build_site
+
+        site = build_site(db, directory / "site")
+        made["site"] = site.index
+        say(f"  5. {site.index}  — เว็บรายงาน เปิดด้วยเบราว์เซอร์ได้ทันที / the web report, open in any browser")
     return made

@@ -10,6 +10,7 @@ command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi laksaman || need_apt+=(fonts-thai-tlwg)
 /usr/bin/python3 -c "import uno" 2>/dev/null || need_apt+=(python3-uno)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the history test's real server
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the web report's browser tests (Playwright drives it)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing Debian packages: ${need_apt[*]}"
@@ -18,6 +19,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]"
+# axe-core for the web report's accessibility test, from the npm registry into a gitignored folder
+# (never `playwright install`: the tests drive Debian's chromium). Without npm that one test skips.
+axe_dir=tests/.cache/axe
+if [ ! -f "$axe_dir/package/axe.min.js" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p "$axe_dir"
+  (cd "$axe_dir" && npm pack --silent axe-core@4 >/dev/null && tar xzf axe-core-*.tgz && rm -f axe-core-*.tgz)
+fi
 export XLWINGS_LICENSE_KEY="${XLWINGS_LICENSE_KEY:-noncommercial}"
 ruff check kpi_xl tests bench
 python -m pytest -q -p no:cacheprovider "$@"
