@@ -242,6 +242,28 @@ def test_olevba_lists_xlwings_and_kpi_modules(chatuchak_workbook: Path) -> None:
     assert {"ThisWorkbook", "Sheet1"} <= set(modules)
 
 
+def test_vba_project_header_is_the_version_independent_one_xlwings_ships(chatuchak_workbook: Path) -> None:
+    """MS-OVBA 2.3.4.1: version 0xFFFF, no performance cache — byte for byte what xlwings' own
+    quickstart_standalone.xlsm (in the installed package) carries, so every Excel recompiles."""
+    import io
+
+    import olefile
+    import xlwings
+
+    from kpi_xl import vba
+
+    def header(project: bytes) -> bytes:
+        with olefile.OleFileIO(io.BytesIO(project)) as ole:
+            return ole.openstream("VBA/_VBA_PROJECT").read()
+
+    shipped = Path(xlwings.__file__).parent / "quickstart_standalone.xlsm"
+    with zipfile.ZipFile(shipped) as package:
+        reference = header(package.read(vba.VBA_ENTRY))
+    ours = header(_members(chatuchak_workbook)[vba.VBA_ENTRY])
+    assert ours == reference == vba.VBA_PROJECT_STREAM
+    assert int.from_bytes(ours[2:4], "little") == 0xFFFF and len(ours) == 7
+
+
 def test_pyopenvba_checks_the_file(chatuchak_workbook: Path) -> None:
     from pyopenvba import ExcelFile
     from pyopenvba.integrity import check_file
