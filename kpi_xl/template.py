@@ -39,6 +39,8 @@ from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
 from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .vba import xlwings_vba_version
+from .xlcompat import VBA_VERSION_KEY
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -53,10 +55,14 @@ BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper 
 VALIDATE_MACRO, CLEAR_MACRO = "KpiValidate", "KpiClearMarks"
 VALIDATE_CAPTION, CLEAR_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย"
 REQUIRED_FILL = "#FDE9D9"  # light orange: "this must be filled for the quarter you report"
-# Why pythonw.exe under %LOCALAPPDATA%: python.org's Windows installer puts a per-user Python 3.11
-# there by default (no admin rights needed on a district PC), and pythonw runs without a console
-# window. IT overrides it for all 50 offices with `kpi-xl build --interpreter ...`.
-DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\Programs\Python\Python311\pythonw.exe"
+# Why python.exe of the venv under %LOCALAPPDATA%\kpi_xl (docs/it-guide.md, "Which Python the button
+# starts"): the offline installer (kpi_xl.bundle) makes that venv without admin rights, whatever
+# Python 3.11-3.13 the PC has; xlwings' RunPython starts the interpreter through `cmd.exe /C ...
+# 2> log` in a hidden window and waits, so a console python.exe shows no window, is waited for,
+# and its errors (no module kpi_xl, a broken pywin32) reach xlwings' error box — none of which is
+# certain for the GUI-subsystem pythonw.exe. `xlwings release` picks the same form
+# (%LOCALAPPDATA%\<project>\python.exe). IT overrides it with `kpi-xl build --interpreter ...`.
+DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\kpi_xl\venv\Scripts\python.exe"
 PARALLEL_THRESHOLD = 4
 
 
@@ -626,6 +632,10 @@ def xlwings_settings(interpreter: str | None = None) -> list[tuple[str, Any]]:
         ("Debug UDFs", False),
         ("Use UDF Server", False),
         ("Show Console", False),
+        # Not an xlwings setting (xlwings ignores unknown rows): the VBA module's version, which the
+        # button compares with the PC's xlwings (kpi_xl.xlcompat); Python cannot read the VBA itself
+        # without "Trust access to the VBA project object model".
+        (VBA_VERSION_KEY, xlwings_vba_version()),
     ]
 
 

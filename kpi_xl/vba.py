@@ -45,6 +45,17 @@ def xlwings_bas_path() -> Path:
     return path
 
 
+@cache
+def xlwings_vba_version() -> str:
+    """The version on the ``'Version:`` line of the ``xlwings.bas`` that goes into the workbook."""
+    from .xlcompat import vba_module_version
+
+    version = vba_module_version(xlwings_bas_path().read_text(encoding="ascii"))
+    if version is None:
+        raise ValueError(f"no 'Version: line in {xlwings_bas_path()} / ไม่พบบรรทัดรุ่นในโมดูล xlwings")
+    return version
+
+
 def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 

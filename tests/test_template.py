@@ -264,6 +264,16 @@ def test_vba_project_header_is_the_version_independent_one_xlwings_ships(chatuch
     assert int.from_bytes(ours[2:4], "little") == 0xFFFF and len(ours) == 7
 
 
+def test_conf_sheet_carries_the_embedded_vba_module_version(chatuchak_workbook: Path) -> None:
+    """The button compares this row with the PC's xlwings: it must be the module actually embedded."""
+    from kpi_xl import xlcompat
+
+    ws = openpyxl.load_workbook(chatuchak_workbook)[SPEC.sheets["conf"]]
+    conf = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, ws.max_row + 1)}
+    embedded = xlcompat.vba_module_version(_vba_modules(chatuchak_workbook)["xlwings"])
+    assert conf[xlcompat.VBA_VERSION_KEY] == embedded == xlcompat.PINNED
+
+
 def test_pyopenvba_checks_the_file(chatuchak_workbook: Path) -> None:
     from pyopenvba import ExcelFile
     from pyopenvba.integrity import check_file
