@@ -235,7 +235,7 @@ if not defined PY (
   python -c "import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)" >nul 2>&1 && set "PY=python"
 )
 if not defined PY (
-  echo ไม่พบ Python 3.11-3.13 ในเครื่องนี้ ให้ติดตั้ง Python จาก python.org (แบบ for me only) ก่อน
+  echo ไม่พบ Python 3.11-3.13 ในเครื่องนี้ ให้ติดตั้ง Python จาก python.org ^(แบบ for me only^) ก่อน
   echo No Python 3.11-3.13 found: install Python from python.org ^(for me only^) first.
   exit /b 1
 )

@@ -43,6 +43,11 @@ def test_windows_wheelhouse_resolves_completely(windows_bundle: bundle.BundleRep
     assert b"\r\n" in cmd and b"\n" not in cmd.replace(b"\r\n", b"")
     for needed in (rb"%LOCALAPPDATA%\kpi_xl", b"--no-index", b"--find-links", b"kpi_xl doctor", b"kpi-xl[windows]"):
         assert needed in cmd
+    # Inside a ( … ) block an unescaped parenthesis in an echo ends the block early: cmd's classic trap.
+    for line in cmd.decode("utf-8").splitlines():
+        if line.startswith("  echo"):
+            bare = line.replace("^(", "").replace("^)", "")
+            assert "(" not in bare and ")" not in bare, line
 
 
 @pytest.mark.slow
