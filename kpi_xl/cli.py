@@ -414,6 +414,50 @@ def _lang_from_argv(argv: list[str]) -> str:
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
     return "th"
+# --- district PCs: offline install and self-check (issue 15; kept together for easy merging) -------
+
+
+@app.command()
+def bundle(
+    out: Annotated[Path, typer.Option("--out", help="โฟลเดอร์ชุดติดตั้ง / bundle folder to create")],
+    python: Annotated[list[str] | None, typer.Option(
+        "--python", help="รุ่น Python ของเครื่องเขต (ซ้ำได้; ปริยาย 3.11 3.12 3.13) / target Python, repeatable")] = None,
+    this_machine: Annotated[bool, typer.Option(
+        "--this-machine", help="สำหรับเครื่องนี้แทน Windows x64 (ใช้ทดสอบ) / for this machine, not Windows x64")] = False,
+) -> None:
+    """ชุดติดตั้งแบบไม่ใช้อินเทอร์เน็ตสำหรับเครื่องเขต / An offline installer for district PCs: wheels for
+    Windows x64 and Python 3.11–3.13, install.cmd, and a completeness check."""
+    from . import bundle as bundle_mod
+
+    if this_machine:
+        targets = [bundle_mod.this_machine()]
+    else:
+        targets = bundle_mod.windows_targets(python or bundle_mod.SUPPORTED_PYTHONS)
+    try:
+        report = bundle_mod.bundle(out, targets)
+    except (RuntimeError, OSError) as exc:
+        err.print(f"[red]สร้างชุดติดตั้งไม่สำเร็จ / bundle failed: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"{out}: {len(report.wheels)} wheels, install.cmd, install.sh, bundle.json")
+    for label, missing in report.unresolved.items():
+        if missing:
+            err.print(f"[red]{label}: ยังขาด / unresolved: {escape(', '.join(missing))}[/]")
+        else:
+            console.print(f"{label}: ครบ / complete")
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor() -> None:
+    """สิ่งที่ปุ่ม ตรวจสอบข้อมูล ต้องใช้ในเครื่องนี้ และสิ่งที่ขาด / What the Excel button needs on this PC and
+    what is missing (exit code 1 when something required is missing)."""
+    from . import doctor as doctor_mod
+
+    found = doctor_mod.checks()
+    console.print(escape(doctor_mod.render(found)), soft_wrap=True)
+    if not doctor_mod.ok(found):
+        raise typer.Exit(1)
 
 
 def main() -> None:
@@ -439,7 +483,7 @@ def main() -> None:
         err.print("ยกเลิก / aborted")
         raise SystemExit(1) from None
     except ModuleNotFoundError as exc:
-        if exc.name not in {"pandas", "sqlalchemy"}:
+        if exc.name not in {"pandas", "sqlalchemy", "packaging"}:
             raise
         err.print(f"[red]คำสั่งนี้ของส่วนกลางต้องติดตั้งเพิ่ม: pip install \"kpi-xl[hq]\" / this head-office command needs "
                   f"pip install \"kpi-xl[hq]\" (missing {exc.name})[/]")

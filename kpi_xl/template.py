@@ -39,6 +39,8 @@ from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
 from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .vba import xlwings_vba_version
+from .xlcompat import VBA_VERSION_KEY
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -53,10 +55,18 @@ BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper 
 VALIDATE_MACRO, CLEAR_MACRO = "KpiValidate", "KpiClearMarks"
 VALIDATE_CAPTION, CLEAR_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย"
 REQUIRED_FILL = "#FDE9D9"  # light orange: "this must be filled for the quarter you report"
-# Why pythonw.exe under %LOCALAPPDATA%: python.org's Windows installer puts a per-user Python 3.11
-# there by default (no admin rights needed on a district PC), and pythonw runs without a console
-# window. IT overrides it for all 50 offices with `kpi-xl build --interpreter ...`.
-DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\Programs\Python\Python311\pythonw.exe"
+# Every input cell: Excel's "Blue, Accent 1, lighter 80%". Visible on screen and on a grayscale
+# printout (about 90 % grey, text stays black), and unlike the other fills in use: required-empty
+# orange (above), the cover's yellow, the button's light red / light yellow marks (kpi_xl.marks).
+INPUT_FILL = "#DDEBF7"
+# Why python.exe of the venv under %LOCALAPPDATA%\kpi_xl (docs/it-guide.md, "Which Python the button
+# starts"): the offline installer (kpi_xl.bundle) makes that venv without admin rights, whatever
+# Python 3.11-3.13 the PC has; xlwings' RunPython starts the interpreter through `cmd.exe /C ...
+# 2> log` in a hidden window and waits, so a console python.exe shows no window, is waited for,
+# and its errors (no module kpi_xl, a broken pywin32) reach xlwings' error box — none of which is
+# certain for the GUI-subsystem pythonw.exe. `xlwings release` picks the same form
+# (%LOCALAPPDATA%\<project>\python.exe). IT overrides it with `kpi-xl build --interpreter ...`.
+DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\kpi_xl\venv\Scripts\python.exe"
 PARALLEL_THRESHOLD = 4
 
 
@@ -207,6 +217,7 @@ class _Formats:
         base = {"font_name": FONT, "font_size": FONT_SIZE, "valign": "top", "text_wrap": True}
         dotted = {"bottom": 4, "bottom_color": "#808080"}
         unlocked = {"locked": False}
+        inputs = {**dotted, "locked": False, "bg_color": INPUT_FILL}
 
         def add(**props: Any) -> Any:
             return book.add_format({**base, **props})
@@ -220,14 +231,14 @@ class _Formats:
         self.header = add(bold=True, align="center", valign="vcenter", border=1, bg_color="#F2F2F2")
         self.criterion = add(border=1)
         self.criterion_fixed = add(border=1, align="center")
-        self.criterion_input = add(border=1, align="center", **unlocked, bg_color="#FFFFFF")
+        self.criterion_input = add(border=1, align="center", **unlocked, bg_color=INPUT_FILL)
         self.fixed_number = add(align="left", num_format="General")
         self.unit = add(align="left", num_format='"("@")"')
         self.code = add(bold=True, align="center")
-        self.input_text = add(**dotted, **unlocked)
-        self.input_number = add(**dotted, **unlocked, align="center", num_format="#,##0.00")
-        self.input_date = add(**dotted, **unlocked, align="left", num_format=thai.BE_DATE_FORMAT)
-        self.input_quarter = add(**dotted, **unlocked, align="center", num_format="0")
+        self.input_text = add(**inputs)
+        self.input_number = add(**inputs, align="center", num_format="#,##0.00")
+        self.input_date = add(**inputs, align="left", num_format=thai.BE_DATE_FORMAT)
+        self.input_quarter = add(**inputs, align="center", num_format="0")
         self.score = add(bold=True, align="center", num_format="0.00", border=1)
         self.met = add(bold=True, align="center", border=1)
         self.helper = add(num_format="0.00")
@@ -496,7 +507,7 @@ def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog
         ("", fmt.text, None),
         ("วิธีกรอกข้อมูล (How to fill)", fmt.section, None),
         ("1. แต่ละตัวชี้วัดมีแผ่นงานของตนเอง (ชื่อแผ่นงานคือรหัสตัวชี้วัด) ข้อความที่สำนักงานกำหนด "
-         "(ชื่อ คำนิยาม วิธีการคำนวณ เป้าหมาย) ถูกล็อกไว้ กรอกได้เฉพาะช่องที่มีเส้นประด้านล่าง", fmt.text, None),
+         "(ชื่อ คำนิยาม วิธีการคำนวณ เป้าหมาย) ถูกล็อกไว้ กรอกได้เฉพาะช่องพื้นสีฟ้าอ่อนที่มีเส้นประด้านล่าง", fmt.text, None),
         ("2. เลือกไตรมาสที่รายงานในช่องด้านบน ช่องที่ต้องกรอกในไตรมาสนั้นจะมีพื้นสีส้มจนกว่าจะกรอก", fmt.text, None),
         ("3. ข้อ 6 กรอกผลการดำเนินงานรายไตรมาส (ระบุวันที่ของกิจกรรม เช่น 23 ธันวาคม 2563) "
          "ตัวชี้วัดเชิงปริมาณกรอกตัวเลขในช่อง ผล ด้วย", fmt.text, None),
@@ -626,6 +637,10 @@ def xlwings_settings(interpreter: str | None = None) -> list[tuple[str, Any]]:
         ("Debug UDFs", False),
         ("Use UDF Server", False),
         ("Show Console", False),
+        # Not an xlwings setting (xlwings ignores unknown rows): the VBA module's version, which the
+        # button compares with the PC's xlwings (kpi_xl.xlcompat); Python cannot read the VBA itself
+        # without "Trust access to the VBA project object model".
+        (VBA_VERSION_KEY, xlwings_vba_version()),
     ]
 
 
