@@ -167,6 +167,8 @@ class DistrictReport(BaseModel):
     district_name_en: str | None = None
     fiscal_year: int | None = None
     report_quarter: int | None = None
+    declared_quarter: int | None = Field(None, description="the quarter chosen on the cover, even when the run "
+                                         "was told another (head office compares the two)")
     modified: dt.datetime | None = None
     indicators: list[IndicatorResult] = Field(default_factory=list)
     district_score: float | None = None
