@@ -141,10 +141,12 @@ def build(
     interpreter: Annotated[str | None, typer.Option(help="Interpreter_Win ของ xlwings / Python path on the PCs")] = None,
     password: Annotated[str | None, typer.Option(help="รหัสผ่านป้องกันแผ่นงาน / sheet protection password")] = None,
     force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับ: ลงนามข้อมูลกำกับแฟ้มแบบ HMAC (แทน $KPI_XL_KEY_FILE) / secret key file: keyed metadata checksum")] = None,
 ) -> None:
     """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year."""
     from . import template
 
+    _use_key_file(key_file)
     cat = _load_catalog(catalog)
     codes = None
     if districts:
@@ -159,6 +161,12 @@ def build(
         if unknown:
             err.print(f"[red]ไม่มีรหัสเขต {unknown} / unknown district codes {unknown}[/]")
             raise typer.Exit(2)
+    from .files import check_output_folder
+
+    try:
+        check_output_folder(out, inputs=[catalog])
+    except KpiError as exc:
+        _fail(exc.problems, 2)
     try:
         paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
                                    password=password, force=force)
@@ -166,6 +174,47 @@ def build(
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     console.print(f"สร้างแล้ว {len(paths)} แฟ้ม ใน {out} / built {len(paths)} workbooks in {out}")
+
+
+def _use_key_file(path: Path | None) -> None:
+    """``--key-file`` for this process and its workers (through the environment they inherit);
+    a key that cannot be used stops the command before any work (KPI-E615, exit 2)."""
+    import os
+
+    from .keys import KEY_FILE_ENV, KeyProblem, load_key
+    from .problems import problem
+
+    if path is not None:
+        os.environ[KEY_FILE_ENV] = str(path)
+    try:
+        load_key()
+    except KeyProblem as exc:
+        _fail([problem("KPI-E615", source=exc.source, detail=exc.detail)], 2)
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มกุญแจใหม่ เช่น kpi_key_2564.txt / new key file")],
+) -> None:
+    """สร้างกุญแจลับของส่วนกลางสำหรับข้อมูลกำกับแฟ้ม / Make head office's secret key for tamper-evident metadata.
+
+    Keep the file at head office only (never in a workbook, never on a district PC); one key per
+    fiscal year. Use it with --key-file or KPI_XL_KEY_FILE when building and when consolidating.
+    """
+    import os
+
+    from .keys import new_key
+
+    if out.exists():
+        err.print(f"[red]มีแฟ้ม {out} อยู่แล้ว จะไม่เขียนทับกุญแจเดิม / {out} exists; an existing key is never overwritten[/]")
+        raise typer.Exit(2)
+    if not out.parent.is_dir():
+        err.print(f"[red]ไม่พบโฟลเดอร์ {out.parent} / folder not found: {out.parent}[/]")
+        raise typer.Exit(2)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by head office's account only
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(new_key() + "\n")
+    console.print(f"สร้างกุญแจแล้ว / key written: {out}")
 
 
 # --- validate -----------------------------------------------------------------------------------
@@ -268,6 +317,7 @@ def consolidate(
     out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มสรุป .xlsx / summary workbook")],
     db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (แฟ้มหรือ URL) ค่าเริ่มต้น $KPI_XL_HISTORY หรือ kpi_history.sqlite ข้างแฟ้มสรุป / history DB; default $KPI_XL_HISTORY, else kpi_history.sqlite beside the summary")] = None,
     into: Annotated[Path | None, typer.Option(help="แม่แบบของส่วนกลางที่จะเติมข้อมูล / head office's own template")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับของส่วนกลาง (แทน $KPI_XL_KEY_FILE) / head office's secret key file")] = None,
     replace_history: Annotated[bool, typer.Option("--replace-history", help="บันทึกแทนรอบเดิมแม้โฟลเดอร์ว่าง ได้แฟ้มน้อยกว่าเดิม หรือไตรมาสไม่ตรงกับแฟ้ม (รอบเดิมเรียกคืนได้) / replace the stored period even with an empty inbox, fewer workbooks or a quarter the covers contradict (the old run stays restorable)")] = False,
 ) -> None:
     """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook.
@@ -281,6 +331,7 @@ def consolidate(
 
     from .consolidate import consolidate as run
 
+    _use_key_file(key_file)
     cat = _load_catalog(catalog)
     if not inbox.is_dir():
         err.print(f"[red]ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}[/]")

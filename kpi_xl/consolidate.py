@@ -48,6 +48,11 @@ MAX_CHUNK = 64
 BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 HISTORY_FILE = "kpi_history.sqlite"
 NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed on its own row anyway
+# A saved date inside a workbook is whatever the last program (or person) wrote into docProps. It
+# chooses among duplicates only when plausible: not in the future (a day's slack for clocks and time
+# zones) and within a month of the file's own modification time (copies and e-mail keep it close).
+FUTURE_SLACK = dt.timedelta(days=1)
+MTIME_DRIFT = dt.timedelta(days=30)
 
 
 class Status(StrEnum):
@@ -381,6 +386,7 @@ class Submission:
     note_en: str = ""
     problems: list[dict[str, Any]] = field(default_factory=list)
     indicators: list[dict[str, Any]] | None = None
+    claimed_reason: str = ""  # "future" / "drift": the internal saved date is not used to choose (KPI-W602)
 
     @property
     def saved(self) -> dt.datetime | None:
@@ -391,13 +397,33 @@ class Submission:
             return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
         return None
 
+    @property
+    def trusted_saved(self) -> dt.datetime | None:
+        """The saved date used for choosing: the file's mtime when the internal one is implausible."""
+        if self.claimed_reason and self.mtime is not None:
+            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
+        return self.saved
+
     def sort_key(self) -> tuple[Any, ...]:
-        """Total order for choosing among one district's files: usable, last saved, mtime, path."""
-        saved = self.saved or dt.datetime.min
+        """Total order for choosing among one district's files: usable, last saved (when plausible,
+        else mtime), mtime, path."""
+        saved = self.trusted_saved or dt.datetime.min
         return (self.status.usable, saved, self.mtime or 0.0, self.file)
 
 
-def _submission(record: dict[str, Any]) -> Submission:
+def _distrust(sub: Submission, run_at: dt.datetime) -> None:
+    """Mark an implausible internal saved date, so choosing falls back to the file's mtime."""
+    if sub.modified is None or sub.mtime is None:
+        return
+    now = run_at.astimezone(dt.UTC).replace(tzinfo=None) if run_at.tzinfo else run_at
+    mtime = dt.datetime.fromtimestamp(sub.mtime, dt.UTC).replace(tzinfo=None)
+    if sub.modified > now + FUTURE_SLACK:
+        sub.claimed_reason = "future"
+    elif abs(sub.modified - mtime) > MTIME_DRIFT:
+        sub.claimed_reason = "drift"
+
+
+def _submission(record: dict[str, Any], run_at: dt.datetime | None = None) -> Submission:
     sub = Submission(
         file=record["file"], size=record.get("size"), sha256=record.get("sha256"), mtime=record.get("mtime"),
         status=Status(record["status"]),
@@ -414,6 +440,8 @@ def _submission(record: dict[str, Any]) -> Submission:
         sub.identified_by = "metadata"
     if sub.status is Status.LOCK_FILE:
         sub.errors, sub.warnings = 0, 1
+    if run_at is not None:
+        _distrust(sub, run_at)
     return sub
 
 
@@ -541,7 +569,7 @@ def consolidate(
     by_district: dict[int, list[Submission]] = {}
     subs: list[Submission] = []
     for record in _run_checks(files, catalog, quarter, jobs, progress):
-        sub = _submission(record)
+        sub = _submission(record, run_at)
         subs.append(sub)
         code = sub.district_code
         if sub.identified_by == "metadata" and code in catalog_codes:
@@ -600,8 +628,13 @@ def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None
     from types import SimpleNamespace
 
     from .files import check_output, clean_stale_temps
+    from .keys import KeyProblem, load_key
 
     found: list[Any] = []
+    try:
+        load_key()  # a configured key that cannot be read must stop the run, not weaken every check
+    except KeyProblem as exc:
+        found.append(problem("KPI-E615", source=exc.source, detail=exc.detail))
     targets: list[Path] = []
     inputs: list[Path] = [inbox] + ([Path(into)] if into is not None else [])
 
@@ -662,6 +695,16 @@ def _decide(subs: list[Submission], best: dict[int, Submission], by_district: di
             listed = ", ".join(o.file for o in others[:NOTE_FILES])
             more_th = f" และอีก {len(others) - NOTE_FILES} แฟ้ม" if len(others) > NOTE_FILES else ""
             more_en = f" and {len(others) - NOTE_FILES} more" if len(others) > NOTE_FILES else ""
+            for sub in sorted(group, key=lambda s: s.file):
+                if sub.claimed_reason and sub.modified is not None and sub.trusted_saved is not None:
+                    future = sub.claimed_reason == "future"
+                    extra.append(_flat(problem(
+                        "KPI-W602", Location(file=sub.file), value=f"{sub.modified:%Y-%m-%d %H:%M} UTC",
+                        expected=f"{sub.trusted_saved:%Y-%m-%d %H:%M} UTC",
+                        reason_th="อยู่ในอนาคต" if future else "ห่างจากเวลาของแฟ้มเกิน 30 วัน",
+                        reason_en="lies in the future" if future else "is more than 30 days from the file's own time",
+                    )) | {"district_code": code})
+                    sub.warnings += 1
             chosen.note_th = f"ส่งซ้ำ แฟ้มอื่น: {listed}{more_th}"
             chosen.note_en = f"duplicate; other files: {listed}{more_en}"
             extra.append(_flat(problem("KPI-W502", Location(file=chosen.file), value=_label(catalog, code),

@@ -79,27 +79,24 @@ def check_output(
     Checked, symlinks resolved: not a folder, the right suffix, not one of ``inputs`` and not inside
     an input folder (the inbox being read), its folder exists and a file can really be created there
     (a probe file, not ``os.access``, which says yes to root on a read-only share). Raises
-    :class:`~kpi_xl.problems.KpiError` with every problem found; returns the path as given.
+    :class:`~kpi_xl.problems.KpiError` with the first problem, worst first; returns the path.
     """
     from .problems import KpiError, Location, problem
 
     path = Path(path)
     where = Location()
-    found = []
-    if path.is_dir():
-        found.append(problem("KPI-E604", where, option=option, path=str(path),
-                             example=str(path / "summary.xlsx") if suffixes else str(path / "kpi_history.sqlite")))
-    elif suffixes and path.suffix.lower() not in suffixes:
-        found.append(problem("KPI-E603", where, option=option, path=str(path), expected=", ".join(suffixes)))
     resolved = path.resolve()
-    for item in inputs:
+    for item in inputs:  # the worst mistake first, alone: one clear message
         source = Path(item).resolve()
-        if resolved == source:
-            found.append(problem("KPI-E601", where, option=option, path=str(path)))
-        elif source.is_dir() and _inside(resolved, source):
-            found.append(problem("KPI-E602", where, option=option, path=str(path), folder=str(item)))
-    if found:
-        raise KpiError(found)
+        if resolved == source or (source.is_dir() and _inside(resolved, source) and resolved.is_file()):
+            raise KpiError([problem("KPI-E601", where, option=option, path=str(path))])
+        if source.is_dir() and _inside(resolved, source):
+            raise KpiError([problem("KPI-E602", where, option=option, path=str(path), folder=str(item))])
+    if path.is_dir():
+        raise KpiError([problem("KPI-E604", where, option=option, path=str(path),
+                                example=str(path / ("summary.xlsx" if suffixes else "kpi_history.sqlite")))])
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise KpiError([problem("KPI-E603", where, option=option, path=str(path), expected=", ".join(suffixes))])
     folder = resolved.parent
     if not folder.is_dir():
         raise KpiError([problem("KPI-E605", where, option=option, path=str(path), folder=str(path.parent))])

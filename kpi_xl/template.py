@@ -39,6 +39,7 @@ from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
 from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .keys import load_key
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -711,6 +712,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         indicator_codes=[i.code for i in indicators],
         build_time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         catalog_json=model.catalog_to_json(catalog),
+        key=load_key(),  # head office's secret (KPI_XL_KEY / KPI_XL_KEY_FILE): keyed checksum when set
     )
     _write_meta(book, spec, rows)
     _write_conf(book, spec, interpreter)
