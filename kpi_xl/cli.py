@@ -199,7 +199,7 @@ def keygen(
     """สร้างกุญแจลับของส่วนกลางสำหรับข้อมูลกำกับแฟ้ม / Make head office's secret key for tamper-evident metadata.
 
     Keep the file at head office only (never in a workbook, never on a district PC); one key per
-    fiscal year. Use it with --key-file or KPI_XL_KEY_FILE when building and when consolidating.
+    fiscal year. Give it to build and consolidate (their key-file option, or KPI_XL_KEY_FILE).
     """
     import os
 

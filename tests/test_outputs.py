@@ -161,3 +161,36 @@ def test_file_names_and_narratives_are_written_as_text(inbox: Path, tmp_path: Pa
     data = openpyxl.load_workbook(result.paths["summary"])
     narratives = {c.value for ws in data.worksheets for row in ws.iter_rows() for c in row}
     assert EVIL_TEXT in narratives
+
+
+def test_a_quarter_the_covers_contradict_is_refused(inbox: Path, tmp_path: Path) -> None:
+    before = _tree(tmp_path)
+    done = _cli("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "3", "--out", tmp_path / "s.xlsx")
+    assert done.exit_code == 2, done.output
+    assert done.output.strip().splitlines()[-1].strip() == (
+        "nothing written: quarter 3 was asked for, but 2 of 2 workbooks' covers say quarter 4 — "
+        "use --quarter 4, or add --replace-history if this is intended")
+    assert _tree(tmp_path) == before
+
+
+def test_an_empty_inbox_leaves_the_history_unless_asked_and_can_be_undone(inbox: Path, tmp_path: Path) -> None:
+    from kpi_xl import history
+
+    out, db = tmp_path / "s.xlsx", tmp_path / "kpi_history.sqlite"  # the default: beside the summary
+    first = _cli("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", out)
+    assert first.exit_code == 1, first.output  # written; most districts are missing
+    (tmp_path / "empty").mkdir()
+    before = _tree(tmp_path)
+    refused = _cli("consolidate", tmp_path / "empty", "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", out)
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.strip().splitlines()[-1].strip() == (
+        f"nothing written: {tmp_path / 'empty'} holds no Excel workbook (0 files); the 2564/Q4 history is unchanged — "
+        "check the folder name; to record every district as missing on purpose add --replace-history")
+    assert _tree(tmp_path) == before
+    forced = _cli("consolidate", tmp_path / "empty", "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", out,
+                  "--replace-history")
+    assert forced.exit_code == 1, forced.output
+    assert history.current_run(db, 2564, 4)["received"] == 0  # type: ignore[index]
+    assert _cli("history", "restore", "1", "--db", db).exit_code == 0
+    assert history.current_run(db, 2564, 4)["received"] == 1  # type: ignore[index]
+    assert list(history.runs_frame(db, every=True)["id"]) == [1, 2]
