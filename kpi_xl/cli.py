@@ -235,6 +235,7 @@ def validate(
     """
     from .validate import validate_file
 
+    _use_key_file(None)  # a configured key that cannot be read: one message, not a traceback per file
     cat = _load_catalog(catalog) if catalog else None
     reports = [validate_file(f, catalog=cat, quarter=quarter) for f in files]
     if annotate is not None:

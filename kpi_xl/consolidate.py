@@ -556,7 +556,7 @@ def consolidate(
         from .history import default_location
 
         url = db if db is not None else default_location(out_path.parent)  # type: ignore[union-attr]
-    into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url)
+    into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url, db_given=db is not None)
     exclude = [p for p in (out_path, into, into_target) if p is not None]
     if out_path is not None:
         exclude.append(manifest_path(out_path))
@@ -622,9 +622,12 @@ def consolidate(
 
 
 def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None, into: str | Path | None,
-                   into_out: str | Path | None, db: str | Path | None) -> Path | None:
+                   into_out: str | Path | None, db: str | Path | None, *, db_given: bool = True) -> Path | None:
     """Every output checked before the batch (KpiError with all problems); stale temps of a killed
-    earlier run removed. Returns where ``into`` will be filled (None without ``into``)."""
+    earlier run removed. Returns where ``into`` will be filled (None without ``into``).
+
+    A history file that was not given but derived from ``--out`` is not checked when ``--out``
+    itself failed: one mistake, one message."""
     from types import SimpleNamespace
 
     from .files import check_output, clean_stale_temps
@@ -657,7 +660,7 @@ def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None
         into_target = Path(into_out) if into_out is not None else default_output(
             Path(into), period, out.parent if out is not None else None)  # type: ignore[arg-type]
         check(into_target, "--into", (".xlsx", ".xlsm"))
-    if db is not None:
+    if db is not None and (db_given or not found):
         from .history import sqlite_file
 
         db_file = sqlite_file(db)
