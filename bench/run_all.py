@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_build.py", "bench_read.py", "bench_button.py", "bench_consolidate.py"]
+SCRIPTS = ["bench_build.py", "bench_read.py", "bench_button.py", "bench_consolidate.py", "bench_history.py"]
 
 
 def main(argv: list[str]) -> int:

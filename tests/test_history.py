@@ -391,3 +391,24 @@ def _dump_v1(old: Any, db: Path) -> dict[str, list[dict[str, Any]]]:
                for t in (old.runs, old.submissions, old.district_results, old.results, old.problems)}
     engine.dispose()
     return out
+
+
+def test_the_default_history_location_is_shared(hist: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no kpi_history.sqlite here: the current folder is the default for `history`
+    done = _cli("history", "runs")
+    assert done.exit_code == 2 and f"database not found: {tmp_path / 'kpi_history.sqlite'}" in done.output
+    assert not (tmp_path / "kpi_history.sqlite").exists()
+    listed = _runs_with_env(hist.db)
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("2564/Q2") == 2
+    monkeypatch.setenv(history.HISTORY_ENV, str(hist.db))
+    assert history.default_location(tmp_path / "elsewhere") == str(hist.db)
+
+
+def _runs_with_env(db: Path) -> Any:
+    """`kpi-xl history runs` with no --db: the database comes from KPI_XL_HISTORY."""
+    from typer.testing import CliRunner
+
+    from kpi_xl.cli import app
+
+    return CliRunner().invoke(app, ["history", "runs"], env={history.HISTORY_ENV: str(db), "COLUMNS": "250"})
