@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog
 from .files import sha256_file
-from .problems import Location, problem
+from .problems import KpiError, Location, problem
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -48,6 +48,11 @@ MAX_CHUNK = 64
 BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 HISTORY_FILE = "kpi_history.sqlite"
 NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed on its own row anyway
+# A saved date inside a workbook is whatever the last program (or person) wrote into docProps. It
+# chooses among duplicates only when plausible: not in the future (a day's slack for clocks and time
+# zones) and within a month of the file's own modification time (copies and e-mail keep it close).
+FUTURE_SLACK = dt.timedelta(days=1)
+MTIME_DRIFT = dt.timedelta(days=30)
 
 
 class Status(StrEnum):
@@ -110,26 +115,44 @@ _STRUCTURE_STATUS = [("KPI-E109", Status.WRONG_YEAR), ("KPI-E106", Status.OTHER_
 # Discovery
 
 
-def discover(inbox: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+def discover(inbox: Path, *, exclude: Iterable[Path] = (), skipped: list[Path] | None = None) -> list[Path]:
     """Every .xlsx/.xlsm/.xls under ``inbox`` (subfolders too), sorted; lock files included.
 
     ``.xls`` files are listed so they can be reported as unreadable rather than silently missed;
-    lock files so they can be reported as skipped. ``exclude`` keeps our own outputs out when the
-    summary is written inside the inbox.
+    lock files so they can be reported as skipped. ``exclude`` keeps our own outputs out.
+    A symbolic link (file or folder) that leads outside the inbox is not followed: anyone who can
+    drop a link in a shared folder could otherwise make head office score a file from elsewhere.
+    Such links are appended to ``skipped`` (reported as KPI-W601); links inside the inbox are used.
     """
     inbox = Path(inbox)
+    root_real = inbox.resolve()
     skip = {Path(p).resolve() for p in exclude}
     found: list[Path] = []
+    outside: list[Path] = []
     for root, dirs, files in os.walk(inbox):
         dirs.sort()
+        for name in dirs:
+            path = Path(root) / name
+            if path.is_symlink() and not _within(path.resolve(), root_real):
+                outside.append(path)  # os.walk does not enter linked folders; say so instead of silence
         for name in files:
             if not name.lower().endswith(WORKBOOK_SUFFIXES):
                 continue
             path = Path(root) / name
-            if path.resolve() in skip:
+            real = path.resolve()
+            if real in skip:
+                continue
+            if path.is_symlink() and not _within(real, root_real):
+                outside.append(path)
                 continue
             found.append(path)
+    if skipped is not None:
+        skipped.extend(sorted(outside, key=lambda p: _rel(p, inbox)))
     return sorted(found, key=lambda p: _rel(p, inbox))
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _rel(path: Path, inbox: Path) -> str:
@@ -261,6 +284,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
         "district_name_en": report.district_name_en,
         "fiscal_year": report.fiscal_year,
         "report_quarter": report.report_quarter,
+        "declared_quarter": report.declared_quarter,
         "catalog_hash": report.meta.catalog_hash if report.meta else None,
         "template_version": report.meta.template_version if report.meta else None,
         "modified": modified,
@@ -350,6 +374,7 @@ class Submission:
     identified_by: Literal["metadata", "file name", ""] = ""
     fiscal_year: int | None = None
     report_quarter: int | None = None
+    declared_quarter: int | None = None
     catalog_hash: str | None = None
     template_version: str | None = None
     modified: dt.datetime | None = None
@@ -361,6 +386,7 @@ class Submission:
     note_en: str = ""
     problems: list[dict[str, Any]] = field(default_factory=list)
     indicators: list[dict[str, Any]] | None = None
+    claimed_reason: str = ""  # "future" / "drift": the internal saved date is not used to choose (KPI-W602)
 
     @property
     def saved(self) -> dt.datetime | None:
@@ -371,19 +397,40 @@ class Submission:
             return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
         return None
 
+    @property
+    def trusted_saved(self) -> dt.datetime | None:
+        """The saved date used for choosing: the file's mtime when the internal one is implausible."""
+        if self.claimed_reason and self.mtime is not None:
+            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
+        return self.saved
+
     def sort_key(self) -> tuple[Any, ...]:
-        """Total order for choosing among one district's files: usable, last saved, mtime, path."""
-        saved = self.saved or dt.datetime.min
+        """Total order for choosing among one district's files: usable, last saved (when plausible,
+        else mtime), mtime, path."""
+        saved = self.trusted_saved or dt.datetime.min
         return (self.status.usable, saved, self.mtime or 0.0, self.file)
 
 
-def _submission(record: dict[str, Any]) -> Submission:
+def _distrust(sub: Submission, run_at: dt.datetime) -> None:
+    """Mark an implausible internal saved date, so choosing falls back to the file's mtime."""
+    if sub.modified is None or sub.mtime is None:
+        return
+    now = run_at.astimezone(dt.UTC).replace(tzinfo=None) if run_at.tzinfo else run_at
+    mtime = dt.datetime.fromtimestamp(sub.mtime, dt.UTC).replace(tzinfo=None)
+    if sub.modified > now + FUTURE_SLACK:
+        sub.claimed_reason = "future"
+    elif abs(sub.modified - mtime) > MTIME_DRIFT:
+        sub.claimed_reason = "drift"
+
+
+def _submission(record: dict[str, Any], run_at: dt.datetime | None = None) -> Submission:
     sub = Submission(
         file=record["file"], size=record.get("size"), sha256=record.get("sha256"), mtime=record.get("mtime"),
         status=Status(record["status"]),
         district_code=record.get("district_code"),
         district_name_th=record.get("district_name_th"), district_name_en=record.get("district_name_en"),
         fiscal_year=record.get("fiscal_year"), report_quarter=record.get("report_quarter"),
+        declared_quarter=record.get("declared_quarter"),
         catalog_hash=record.get("catalog_hash"), template_version=record.get("template_version"),
         modified=record.get("modified"), district_score=record.get("district_score"),
         errors=record.get("errors", 0), warnings=record.get("warnings", 0),
@@ -393,6 +440,8 @@ def _submission(record: dict[str, Any]) -> Submission:
         sub.identified_by = "metadata"
     if sub.status is Status.LOCK_FILE:
         sub.errors, sub.warnings = 0, 1
+    if run_at is not None:
+        _distrust(sub, run_at)
     return sub
 
 
@@ -442,6 +491,7 @@ class ConsolidationResult:
         out["unusable"] = out["districts"] - out["received"] - out[Status.MISSING]
         out["duplicates"] = int(self.districts["duplicate"].sum())
         out["files"] = len(self.submissions)
+        out["unreadable"] = int(self.submissions["status"].map(lambda v: Status(v).unreadable).sum())
         return out
 
     @property
@@ -471,6 +521,7 @@ def consolidate(
     progress: Progress | None = None,
     jobs: int | None = None,
     run_at: dt.datetime | None = None,
+    replace: bool = False,
 ) -> ConsolidationResult:
     """Consolidate every workbook under ``inbox`` for ``quarter`` of the catalog's fiscal year.
 
@@ -481,6 +532,13 @@ def consolidate(
     ``<into stem>_<fy>_Q<q><suffix>`` beside ``out`` or ``into``).
     ``progress(done, total, file)`` is called once per file. ``jobs``: worker processes
     (default: every core). Inputs are only read; every output is replaced atomically.
+
+    Every output (summary, manifest, ``into_out``, the SQLite history file) is checked before the
+    first file is read (:func:`kpi_xl.files.check_output`): a mistake costs seconds, not a batch.
+    A run that would replace a stored period with an empty inbox, fewer usable workbooks, or a
+    quarter the workbooks' covers contradict raises :class:`KpiError` before anything is written
+    (:func:`kpi_xl.history.check_replacement`), unless ``replace=True`` (the CLI's
+    ``--replace-history``); the replaced run stays in the history and can be restored.
     """
     if quarter not in (1, 2, 3, 4):
         raise ValueError(f"quarter must be 1–4, got {quarter!r}")
@@ -493,10 +551,17 @@ def consolidate(
         raise FileNotFoundError(f"ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}")
     out_path = Path(out) if out is not None else None
     run_at = run_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    exclude = [p for p in (out_path, into, into_out) if p is not None]
+    url = None
+    if db is not False and (db is not None or out_path is not None):
+        from .history import default_location
+
+        url = db if db is not None else default_location(out_path.parent)  # type: ignore[union-attr]
+    into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url, db_given=db is not None)
+    exclude = [p for p in (out_path, into, into_target) if p is not None]
     if out_path is not None:
         exclude.append(manifest_path(out_path))
-    files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude)]
+    skipped: list[Path] = []
+    files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude, skipped=skipped)]
     jobs = jobs or os.cpu_count() or 1
 
     catalog_codes = {d.code for d in catalog.districts}
@@ -504,7 +569,7 @@ def consolidate(
     by_district: dict[int, list[Submission]] = {}
     subs: list[Submission] = []
     for record in _run_checks(files, catalog, quarter, jobs, progress):
-        sub = _submission(record)
+        sub = _submission(record, run_at)
         subs.append(sub)
         code = sub.district_code
         if sub.identified_by == "metadata" and code in catalog_codes:
@@ -520,22 +585,28 @@ def consolidate(
             _slim(sub)
 
     problems = _decide(subs, best, by_district, catalog)
+    problems += [_flat(problem("KPI-W601", Location(file=_rel(p, inbox)), value=_rel(p, inbox)))
+                 | {"district_code": None} for p in skipped]
     groups = {code: len(group) for code, group in by_district.items()}
     result = _frames(catalog, quarter, inbox, run_at, subs, best, groups, problems)
+    if not replace and (url is not None or out_path is not None or into is not None):
+        from .history import check_replacement
+
+        declared = [s.declared_quarter for s in subs if s.declared_quarter is not None and not s.status.unreadable]
+        refused = check_replacement(url, result, files_found=len(files), declared=declared)
+        if refused:
+            raise KpiError(refused)
     history_engine = None
-    if db is not False and (db is not None or out_path is not None):
+    if url is not None:
         from . import history
 
-        url = db if db is not None else out_path.parent / HISTORY_FILE  # type: ignore[union-attr]
         history_engine = history.open_db(url)
         history.attach_previous(history_engine, result)
         result.paths["db"] = history.display_url(url)
-    if into is not None:  # before the summary, so its warnings (KPI-W504) are listed there
-        from .hq import default_output, fill_template
+    if into is not None and into_target is not None:  # before the summary, so its warnings (KPI-W504) are listed
+        from .hq import fill_template
 
-        target = Path(into_out) if into_out is not None else default_output(
-            Path(into), result, out_path.parent if out_path is not None else None)
-        result.paths["into"] = fill_template(Path(into), target, result)
+        result.paths["into"] = fill_template(Path(into), into_target, result)
     if out_path is not None:
         from .summary import write_manifest_json, write_summary
 
@@ -545,9 +616,64 @@ def consolidate(
     if history_engine is not None:
         from . import history
 
-        history.record_run(history_engine, result)
+        history.record_run(history_engine, result, forced=replace)
         history_engine.dispose()
     return result
+
+
+def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None, into: str | Path | None,
+                   into_out: str | Path | None, db: str | Path | None, *, db_given: bool = True) -> Path | None:
+    """Every output checked before the batch (KpiError with all problems); stale temps of a killed
+    earlier run removed. Returns where ``into`` will be filled (None without ``into``).
+
+    A history file that was not given but derived from ``--out`` is not checked when ``--out``
+    itself failed: one mistake, one message."""
+    from types import SimpleNamespace
+
+    from .files import check_output, clean_stale_temps
+    from .keys import KeyProblem, load_key
+
+    found: list[Any] = []
+    try:
+        load_key()  # a configured key that cannot be read must stop the run, not weaken every check
+    except KeyProblem as exc:
+        found.append(problem("KPI-E615", source=exc.source, detail=exc.detail))
+    targets: list[Path] = []
+    inputs: list[Path] = [inbox] + ([Path(into)] if into is not None else [])
+
+    def check(path: Path, option: str, suffixes: tuple[str, ...] | None) -> None:
+        try:
+            check_output(path, inputs=inputs, suffixes=suffixes, option=option)
+            targets.append(path)
+        except KpiError as exc:
+            found.extend(exc.problems)
+
+    if out is not None:
+        check(out, "--out", (".xlsx",))
+        if not found:
+            check(manifest_path(out), "--out (manifest)", (".json",))
+    into_target = None
+    if into is not None:
+        from .hq import default_output
+
+        period = SimpleNamespace(fiscal_year=catalog.fiscal_year, quarter=quarter)
+        into_target = Path(into_out) if into_out is not None else default_output(
+            Path(into), period, out.parent if out is not None else None)  # type: ignore[arg-type]
+        check(into_target, "--into", (".xlsx", ".xlsm"))
+    if db is not None and (db_given or not found):
+        from .history import sqlite_file
+
+        db_file = sqlite_file(db)
+        if db_file is not None:
+            check(db_file, "--db", None)
+            if targets and targets[-1] == db_file:
+                targets.pop()  # a database is updated in place by transactions: it has no temp files
+    if found:
+        raise KpiError(found)
+    started = dt.datetime.now().timestamp()
+    for target in targets:
+        clean_stale_temps(target, older_than=started - 1)
+    return into_target
 
 
 def manifest_path(out: Path) -> Path:
@@ -572,6 +698,16 @@ def _decide(subs: list[Submission], best: dict[int, Submission], by_district: di
             listed = ", ".join(o.file for o in others[:NOTE_FILES])
             more_th = f" และอีก {len(others) - NOTE_FILES} แฟ้ม" if len(others) > NOTE_FILES else ""
             more_en = f" and {len(others) - NOTE_FILES} more" if len(others) > NOTE_FILES else ""
+            for sub in sorted(group, key=lambda s: s.file):
+                if sub.claimed_reason and sub.modified is not None and sub.trusted_saved is not None:
+                    future = sub.claimed_reason == "future"
+                    extra.append(_flat(problem(
+                        "KPI-W602", Location(file=sub.file), value=f"{sub.modified:%Y-%m-%d %H:%M} UTC",
+                        expected=f"{sub.trusted_saved:%Y-%m-%d %H:%M} UTC",
+                        reason_th="อยู่ในอนาคต" if future else "ห่างจากเวลาของแฟ้มเกิน 30 วัน",
+                        reason_en="lies in the future" if future else "is more than 30 days from the file's own time",
+                    )) | {"district_code": code})
+                    sub.warnings += 1
             chosen.note_th = f"ส่งซ้ำ แฟ้มอื่น: {listed}{more_th}"
             chosen.note_en = f"duplicate; other files: {listed}{more_en}"
             extra.append(_flat(problem("KPI-W502", Location(file=chosen.file), value=_label(catalog, code),

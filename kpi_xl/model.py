@@ -59,8 +59,13 @@ def meta_rows(
     indicator_codes: list[str],
     build_time: str,
     catalog_json: str,
+    key: bytes | None = None,
 ) -> list[tuple[str, str]]:
-    """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip."""
+    """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip.
+
+    With head office's secret ``key`` a ``checksum_kind = hmac-sha256`` row is added and the
+    checksum is keyed (see :mod:`kpi_xl.keys`); without one the rows are exactly as before.
+    """
     parts = [catalog_json[i:i + CHUNK] for i in range(0, len(catalog_json), CHUNK)] or [""]
     rows = [
         ("template_version", template_version),
@@ -74,14 +79,22 @@ def meta_rows(
         ("catalog_parts", str(len(parts))),
     ]
     rows += [(f"catalog_json_{i}", part) for i, part in enumerate(parts, start=1)]
-    return [*rows, ("meta_checksum", meta_checksum(rows))]
+    if key is not None:
+        rows.append(("checksum_kind", HMAC_KIND))
+    return [*rows, ("meta_checksum", meta_checksum(rows, key))]
 
 
-def meta_checksum(rows: list[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
-    for key, value in rows:
-        digest.update(f"{key}\x1f{value}\x1e".encode())
-    return digest.hexdigest()
+HMAC_KIND = "hmac-sha256"
+
+
+def meta_checksum(rows: list[tuple[str, str]], key: bytes | None = None) -> str:
+    """SHA-256 of the rows, or HMAC-SHA256 under head office's key (the payload is the same)."""
+    payload = b"".join(f"{k}\x1f{v}\x1e".encode() for k, v in rows)
+    if key is not None:
+        from .keys import keyed_digest
+
+        return keyed_digest(key, payload)
+    return hashlib.sha256(payload).hexdigest()
 
 
 class Meta(BaseModel):
@@ -95,10 +108,16 @@ class Meta(BaseModel):
     build_time: str
     catalog_json: str
     checksum_ok: bool
+    checksum_kind: str = "sha256"
 
 
-def parse_meta(cells: dict[str, Cell]) -> Meta:
-    """Metadata cells → :class:`Meta`; raises ``ValueError`` when keys are missing or unreadable."""
+def parse_meta(cells: dict[str, Cell], key: bytes | None = None) -> Meta:
+    """Metadata cells → :class:`Meta`; raises ``ValueError`` when keys are missing or unreadable.
+
+    ``key``: head office's secret key; when given, only a valid HMAC checksum is "ok" (a plain
+    SHA-256, even a correct one, may be a relabelled workbook). Without a key a keyed workbook
+    cannot be verified (a district PC never holds the key) and its plain rows are accepted.
+    """
     def text(key: str) -> str:
         cell = cells.get(key)
         if cell is None:
@@ -112,8 +131,19 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
     keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
+    if "checksum_kind" in cells:
+        keys.append("checksum_kind")
     rows = [(k, text(k)) for k in keys]
     values = dict(rows)
+    kind = values.get("checksum_kind", "sha256")
+    if key is not None:
+        from .keys import same
+
+        checksum_ok = kind == HMAC_KIND and same(meta_checksum(rows, key), text("meta_checksum"))
+    elif kind == HMAC_KIND:
+        checksum_ok = bool(text("meta_checksum"))
+    else:
+        checksum_ok = meta_checksum(rows) == text("meta_checksum")
     return Meta(
         template_version=values["template_version"],
         fiscal_year=int(values["fiscal_year"]),
@@ -124,7 +154,8 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
         indicator_codes=[c for c in values["indicator_codes"].split(",") if c],
         build_time=values["build_time"],
         catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
-        checksum_ok=meta_checksum(rows) == text("meta_checksum"),
+        checksum_ok=checksum_ok,
+        checksum_kind=kind,
     )
 
 
@@ -167,6 +198,8 @@ class DistrictReport(BaseModel):
     district_name_en: str | None = None
     fiscal_year: int | None = None
     report_quarter: int | None = None
+    declared_quarter: int | None = Field(None, description="the quarter chosen on the cover, even when the run "
+                                         "was told another (head office compares the two)")
     modified: dt.datetime | None = None
     indicators: list[IndicatorResult] = Field(default_factory=list)
     district_score: float | None = None

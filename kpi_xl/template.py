@@ -39,6 +39,7 @@ from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
 from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .keys import load_key
 from .vba import xlwings_vba_version
 from .xlcompat import VBA_VERSION_KEY
 
@@ -726,6 +727,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         indicator_codes=[i.code for i in indicators],
         build_time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         catalog_json=model.catalog_to_json(catalog),
+        key=load_key(),  # head office's secret (KPI_XL_KEY / KPI_XL_KEY_FILE): keyed checksum when set
     )
     _write_meta(book, spec, rows)
     _write_conf(book, spec, interpreter)

@@ -125,9 +125,10 @@ def evaluate(
             page_problems += rule(page)
         pages.append((ind, page, page_problems))
 
+    declared = rules.read_report_quarter(raw)
     if quarter is None:
         structure += rules.report_quarter_chosen(raw, spec)
-        quarter = rules.read_report_quarter(raw) or _latest_quarter([p for _, p, _ in pages if p is not None])
+        quarter = declared or _latest_quarter([p for _, p, _ in pages if p is not None])
 
     results: list[IndicatorResult] = []
     problems: list[Problem] = list(structure)
@@ -151,6 +152,7 @@ def evaluate(
         district_name_en=meta.district_name_en if meta is not None else None,
         fiscal_year=fiscal_year,
         report_quarter=quarter,
+        declared_quarter=declared,
         modified=raw.modified,
         indicators=results,
         district_score=scoring.district_score(scored) if scored else None,
@@ -161,8 +163,11 @@ def evaluate(
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:
     if not raw.meta:
         return None
+    from .keys import load_key
+
+    key = load_key()  # head office's secret, from its environment only (None on a district PC)
     try:
-        return parse_meta(raw.meta)
+        return parse_meta(raw.meta, key=key)
     except (ValueError, TypeError, KeyError):
         return None
 
