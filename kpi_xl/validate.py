@@ -14,10 +14,12 @@ Decisions (documented in the validation docs as well):
   that is blank or not 1–4 (KPI-E112) the engine assumes the latest quarter anything was filled for
   (quarterly values/narratives, levels' quarters; 1 if nothing), so the clerk sees the one real
   mistake instead of every later quarter's inputs reported missing, as assuming quarter 4 would.
-- **Levels after the reporting quarter** (KPI-E402) do not count for the score: they are errors, not
-  achievements. Quarterly values after the reporting quarter (KPI-W404, a warning) do count, as the
-  sheet's formula counts them — so on every workbook without errors the Python score equals the
-  formula's.
+- **Scores as of the reporting quarter.** Only what belongs to quarters up to the reporting
+  quarter counts: levels after it (KPI-E402) are errors, not achievements; quarterly values after
+  it (KPI-W404, a warning) are left out; the typed year's result belongs to the quarter the cover
+  declares (or, when the cover is unreadable, the latest quarter filled), so a run for an earlier
+  quarter scores the quarterly values up to it instead. The sheet's helper cells do the same with
+  the cover's quarter, so the Python score equals the formula's.
 - **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
   :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
@@ -125,9 +127,10 @@ def evaluate(
             page_problems += rule(page)
         pages.append((ind, page, page_problems))
 
+    declared = rules.read_report_quarter(raw) or _latest_quarter([p for _, p, _ in pages if p is not None])
     if quarter is None:
         structure += rules.report_quarter_chosen(raw, spec)
-        quarter = rules.read_report_quarter(raw) or _latest_quarter([p for _, p, _ in pages if p is not None])
+        quarter = declared
 
     results: list[IndicatorResult] = []
     problems: list[Problem] = list(structure)
@@ -136,7 +139,7 @@ def evaluate(
             results.append(IndicatorResult(code=ind.code, sheet=ind.code, name_th=ind.name_th, weight=ind.weight,
                                            scoring=ind.scoring.value, explanation_th="อ่านแผ่นงานของตัวชี้วัดไม่ได้"))
             continue
-        page.quarter = quarter
+        page.quarter, page.declared_quarter = quarter, declared
         for rule in rules.PAGE_RULES:
             page_problems += rule(page)
         problems += sorted(page_problems, key=_position)
@@ -205,8 +208,8 @@ def _latest_quarter(pages: list[rules.Page]) -> int:
 def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
     result = scoring.score_indicator(
         ind,
-        result_value=page.number("result_value"),
-        quarters=page.quarter_values(),
+        result_value=page.scored_result(),
+        quarters=page.scored_quarter_values(),
         levels=page.scored_levels(),
     )
     computed: dict[str, Any] = {"year_value": result.basis, "score": result.value, "target_met": result.target_met_th}
