@@ -752,3 +752,31 @@ class TestRealWorkbooks:
         assert found(report) == [("KPI-E111", "KPI-10", None), ("KPI-E111", "KPI-03", None),
                                  ("KPI-E111", "KPI-05", None)]
         assert [p.location.name for p in report.problems] == ["kpi_code", "q2_value", "level_3"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores as of the reporting quarter (issue 11)
+
+
+def _indicator(report: DistrictReport, code: str) -> Any:
+    return next(r for r in report.indicators if r.code == code)
+
+
+def test_later_quarters_never_count_for_an_earlier_quarter() -> None:
+    """The issue's cases: pass/fail 0, 0, 0, 100 (last) is 0 and not met at Q2; a sum of 4+4+4+4 is 8."""
+    values = edit(clean(2), {"KPI-01": {"q1_value": 0, "q2_value": 0, "q3_value": 0, "q4_value": 100},
+                             "KPI-06": {"q1_value": 4, "q2_value": 4, "q3_value": 4, "q4_value": 4}})
+    report = evaluate(raw_book(values, report_quarter=2))
+    kpi01, kpi06 = _indicator(report, "KPI-01"), _indicator(report, "KPI-06")
+    assert (kpi01.year_value, kpi01.score, kpi01.target_met) == (0, 0, False)
+    assert (kpi06.year_value, kpi06.score) == (8, 1)  # 8 is t1 of [8, 10, 12, 14, 16]; 16 would score 5
+    assert {p.code for p in report.problems if p.location.sheet in ("KPI-01", "KPI-06")} == {"KPI-W404"}
+
+
+def test_typed_result_belongs_to_the_declared_quarter() -> None:
+    """A Q4 workbook's typed result scores at Q4; validated for Q2 the quarterly values up to Q2 score."""
+    values = edit(clean(4), {"KPI-06": {"q1_value": 4, "q2_value": 4, "q3_value": 4, "q4_value": 4,
+                                        "result_value": 16}})
+    assert _indicator(evaluate(raw_book(values)), "KPI-06").score == 5
+    at_q2 = _indicator(evaluate(raw_book(values), quarter=2), "KPI-06")
+    assert (at_q2.year_value, at_q2.score) == (8, 1)
