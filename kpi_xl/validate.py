@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reference, rules, scoring
-from .catalog import Catalog, Indicator
+from .catalog import Catalog, ErrorScores, Indicator
 from .form import FormSpec, load_spec
 from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, parse_meta
 from .problems import KpiError, Location, Problem, Report, problem
@@ -143,9 +143,10 @@ def evaluate(
         for rule in rules.PAGE_RULES:
             page_problems += rule(page)
         problems += sorted(page_problems, key=_position)
-        results.append(_score(ind, page))
+        results.append(_score(ind, page, page_problems))
 
-    scored = [(r.weight, r.score) for r in results]
+    rule = used.error_scores if used is not None else ErrorScores.SCORED
+    scored = _weighted(results, rule)
     return DistrictReport(
         file=raw.file,
         meta=meta,
@@ -156,7 +157,7 @@ def evaluate(
         report_quarter=quarter,
         modified=raw.modified,
         indicators=results,
-        district_score=scoring.district_score(scored) if scored else None,
+        district_score=scoring.district_score(scored) if results else None,
         problems=Report(problems=problems),
     )
 
@@ -205,13 +206,52 @@ def _latest_quarter(pages: list[rules.Page]) -> int:
     return latest
 
 
-def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
+def _weighted(results: list[IndicatorResult], rule: ErrorScores) -> list[tuple[float, float | None]]:
+    """(weight, score) pairs for the district score under the catalog's rule for flagged scores."""
+    pairs: list[tuple[float, float | None]] = []
+    for r in results:
+        if r.flagged and rule is ErrorScores.EXCLUDED:
+            r.counted = False
+            continue
+        pairs.append((r.weight, 0.0 if r.flagged and rule is ErrorScores.ZERO else r.score))
+    return pairs
+
+
+def _score_inputs(ind: Indicator, page: rules.Page, typed: bool) -> list[str]:
+    """The input names a score rests on: the levels, or the typed result, or the quarterly values
+    up to the reporting quarter (the typed result too: an unreadable one was meant to score)."""
+    if ind.scoring.value == "milestone":
+        return [f"level_{n}" for n in rules.LEVELS]
+    if typed:
+        return ["result_value"]
+    return ["result_value", *(f"q{q}_value" for q in rules.QUARTERS if q <= page.quarter)]
+
+
+def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> IndicatorResult:
+    typed = page.scored_result()
     result = scoring.score_indicator(
         ind,
-        result_value=page.scored_result(),
+        result_value=typed,
         quarters=page.scored_quarter_values(),
         levels=page.scored_levels(),
     )
+    inputs = {page.cells[name].cell for name in _score_inputs(ind, page, typed is not None) if name in page.cells}
+    flagged = sorted({p.location.cell for p in page_problems
+                      if p.is_error and p.location.cell in inputs and p.location.sheet == page.sheet},
+                     key=lambda cell: _position_of(cell))
+    difference = None
+    if typed is not None and any(p.code == "KPI-W402" for p in page_problems):
+        if ind.scoring.value == "milestone":
+            expected: float | None = float(scoring.milestone_level(page.scored_levels()))
+        else:
+            expected = scoring.aggregate(ind.aggregation, page.scored_quarter_values())
+        difference = None if expected is None else typed - expected
+    if result.value is None:
+        source = None
+    elif ind.scoring.value != "milestone" and typed is not None:
+        source = "typed"
+    else:
+        source = "computed"
     computed: dict[str, Any] = {"year_value": result.basis, "score": result.value, "target_met": result.target_met_th}
     fields = {
         name: FieldValue(cell=cell, value=computed[name] if name in computed else page.values.get(name))
@@ -228,6 +268,9 @@ def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
         score=result.value,
         target_met=result.target_met,
         explanation_th=result.explanation_th,
+        flagged_cells=flagged,
+        value_source=source,
+        typed_difference=scoring.round2(difference) if difference is not None else None,
     )
 
 
@@ -236,7 +279,11 @@ _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 def _position(item: Problem) -> tuple[int, int]:
     """Sheet order for a clerk reading top to bottom: row, then column; unlocated last."""
-    m = _A1.match(item.location.cell or "")
+    return _position_of(item.location.cell)
+
+
+def _position_of(cell: str | None) -> tuple[int, int]:
+    m = _A1.match(cell or "")
     if m is None:
         return (1 << 30, 0)
     col = 0

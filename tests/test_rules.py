@@ -22,7 +22,7 @@ import pytest
 
 from kpi_xl import catalog as cat_mod
 from kpi_xl import fill, reference, rules, template, thai
-from kpi_xl.catalog import Catalog, Indicator, Scoring, ValueKind
+from kpi_xl.catalog import Catalog, ErrorScores, Indicator, Scoring, ValueKind
 from kpi_xl.form import load_spec
 from kpi_xl.model import Cell, DistrictReport, RawWorkbook, catalog_to_json, meta_rows
 from kpi_xl.problems import REGISTRY
@@ -780,3 +780,28 @@ def test_typed_result_belongs_to_the_declared_quarter() -> None:
     assert _indicator(evaluate(raw_book(values)), "KPI-06").score == 5
     at_q2 = _indicator(evaluate(raw_book(values), quarter=2), "KPI-06")
     assert (at_q2.year_value, at_q2.score) == (8, 1)
+
+
+def test_scores_resting_on_errors_are_flagged_and_governed() -> None:
+    from kpi_xl.scoring import round2
+
+    """A percentage of 120 (KPI-E403) scores 5 but is flagged; the catalog's rule decides what it counts for."""
+    values = edit(clean(2), {"KPI-10": {"q2_value": 120}, "KPI-12": {"q1_value": 50, "q2_value": 60,
+                                                                      "result_value": 70}})
+    report = evaluate(raw_book(values, report_quarter=2))
+    kpi10, kpi12 = _indicator(report, "KPI-10"), _indicator(report, "KPI-12")
+    assert kpi10.score == 5 and kpi10.flagged_cells == [SPEC.a1("q2_value")] and kpi10.counted
+    assert (kpi12.value_source, kpi12.typed_difference, kpi12.flagged) == ("typed", 15, False)
+    assert {r.code for r in report.indicators if r.flagged} == {"KPI-10"}
+    scores = {}
+    for rule in ("scored", "zero", "excluded"):
+        cat = CATALOG.model_copy(update={"error_scores": ErrorScores(rule)})
+        got = evaluate(raw_book(values, catalog=cat, report_quarter=2), catalog=cat)
+        scores[rule] = got.district_score
+        assert _indicator(got, "KPI-10").counted is (rule != "excluded")
+    w = {i.code: i.weight for i in CATALOG.for_district(DISTRICT)}
+    others = [(r.weight, r.score or 0) for r in report.indicators if r.code != "KPI-10"]
+    assert scores["scored"] == report.district_score
+    assert scores["zero"] == round2(sum(x * s for x, s in others) / sum(w.values()))
+    assert scores["excluded"] == round2(sum(x * s for x, s in others) / sum(x for x, _ in others))
+    assert len(set(scores.values())) == 3
