@@ -20,6 +20,7 @@ from kpi_xl import thai
 from kpi_xl.catalog import Catalog, Indicator, Scoring, ValueKind
 from kpi_xl.consolidate import consolidate
 from kpi_xl.fill import fill_workbook
+from kpi_xl.form import load_spec
 from kpi_xl.template import build_workbook
 from kpi_xl.validate import validate_file
 
@@ -106,3 +107,58 @@ def test_q2_consolidation_of_year_end_workbooks(books: dict[str, dict[int, Path]
                      for kind, r in results.items()}
     pd.testing.assert_frame_equal(per_indicator["year_end"], per_indicator["q2"])
     assert per_indicator["q2"]["score"].notna().sum() >= 10
+
+
+def test_summary_marks_every_score_resting_on_an_error(books: dict[str, dict[int, Path]], sample_catalog: Catalog,
+                                                       tmp_path: Path) -> None:
+    """A percentage of 120 (KPI-E403) scores, but the summary marks it everywhere it shows: the
+    district's cell and total, its rank, its bar, the per-indicator count and the data table."""
+    import openpyxl
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    bad_code = DISTRICTS[0]
+    for code, path in books["q2"].items():
+        if code == bad_code:
+            fill_workbook(path, inbox / path.name, values={"KPI-10": {"q1_value": 120}})
+        else:
+            (inbox / path.name).write_bytes(path.read_bytes())
+    result = consolidate(inbox, sample_catalog, 2, out=tmp_path / "summary.xlsx", db=False, jobs=1)
+    before = consolidate(next(iter(books["q2"].values())).parent, sample_catalog, 2, db=False, jobs=1)
+
+    def flagged_pairs(r: Any) -> set[tuple[int, str]]:
+        rows = r.scores[r.scores["flagged"].astype(bool)]
+        return {(int(c), i) for c, i in zip(rows["district_code"], rows["indicator_code"], strict=True)}
+
+    assert flagged_pairs(result) == flagged_pairs(before) | {(bad_code, "KPI-10")}
+    kpi10 = result.scores[(result.scores["district_code"] == bad_code) & (result.scores["indicator_code"] == "KPI-10")]
+    assert kpi10["score"].notna().all() and kpi10["flagged_cells"].tolist() == [load_spec().a1("q1_value")]  # scored, but flagged
+    assert result.error_scores == "scored"
+    districts = result.districts.set_index("district_code")
+    assert districts.loc[bad_code, "flagged"] == before.districts.set_index("district_code").loc[bad_code, "flagged"] + 1
+    assert districts["rank_marked"].tolist() == (districts["status"] == "with_errors").tolist()
+
+    book = openpyxl.load_workbook(result.paths["summary"])
+    scores = book["คะแนนรายเขต"]
+    codes = [c.value for c in scores[1]]
+    row = next(r for r in scores.iter_rows(min_row=3) if r[0].value == bad_code)
+    assert row[codes.index("KPI-10")].number_format == '0.00" !"'
+    assert row[codes.index("คะแนนถ่วงน้ำหนัก\nweighted score")].number_format == '0.00" !"'
+    marked_ranks = [r[codes.index("อันดับ\nrank")].number_format == '0" *"' for r in scores.iter_rows(min_row=3)
+                    if isinstance(r[0].value, int) and r[codes.index("อันดับ\nrank")].value is not None]
+    assert sum(marked_ranks) == int(districts["rank_marked"].sum())
+    text = "\n".join(str(c.value) for ws in book.worksheets for r in ws.iter_rows() for c in r if c.value)
+    assert "นับคะแนนตามที่คำนวณได้" in text and "counted as computed" in text  # the rule that applied
+    data = book["ข้อมูล"]
+    keys = [c.value for c in data[1]]
+    flags = [r[keys.index("flagged")].value for r in data.iter_rows(min_row=3)]
+    assert flags.count("ใช่") == len(flagged_pairs(result))
+    chart_xml = _chart_xml(result.paths["summary"])
+    assert "ED7D31" in chart_xml  # the flagged district's bar is drawn in another colour
+
+
+def _chart_xml(path: Path | str) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
