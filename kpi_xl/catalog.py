@@ -340,6 +340,9 @@ def _check_indicator(raw: dict[str, Any], at: Locator) -> tuple[dict[str, Any] |
             found.append(problem("KPI-C023", at("levels"), count=len(levels)))
         out["levels"] = levels
         out.setdefault("value_kind", ValueKind.LEVEL)
+        target = out.get("target")
+        if isinstance(target, (int, float)) and not 0 <= target <= 5:  # level 6 cannot be reached
+            found.append(problem("KPI-C029", at("target"), value=f"{target:g}", low=0, high=5))
     thresholds: list[float] = []
     for value in thresholds_raw:
         try:
@@ -350,13 +353,17 @@ def _check_indicator(raw: dict[str, Any], at: Locator) -> tuple[dict[str, Any] |
         if len(thresholds_raw) != 5:
             found.append(problem("KPI-C028", at("thresholds"), count=len(thresholds_raw)))
         elif len(thresholds) == 5:
+            # Equal neighbours are a legitimate step: a value at that threshold gets the higher score
+            # (scoring.thresholds_score never divides by their zero gap, nor does the sheet's formula).
             lower = out.get("direction") is Direction.LOWER
-            ordered = all((b < a) if lower else (b > a) for a, b in zip(thresholds, thresholds[1:], strict=False))
+            ordered = all((b <= a) if lower else (b >= a) for a, b in zip(thresholds, thresholds[1:], strict=False))
             if not ordered:
                 found.append(problem(
                     "KPI-C022", at("thresholds"), value=", ".join(f"{t:g}" for t in thresholds),
-                    order="ลดลงจากเกณฑ์ 1 ถึง 5 (ยิ่งน้อยยิ่งดี)" if lower else "เพิ่มขึ้นจากเกณฑ์ 1 ถึง 5",
-                    order_en="strictly decreasing (lower is better)" if lower else "strictly increasing",
+                    order="ไม่เพิ่มขึ้นจากเกณฑ์ 1 ถึง 5 (ยิ่งน้อยยิ่งดี เท่ากันได้)" if lower
+                    else "ไม่ลดลงจากเกณฑ์ 1 ถึง 5 (เท่ากันได้)",
+                    order_en="decreasing, equal neighbours allowed (lower is better)" if lower
+                    else "increasing, equal neighbours allowed",
                 ))
         out["thresholds"] = thresholds
     return (out if not found else None), found

@@ -51,7 +51,7 @@ def random_indicator(rng: random.Random, n: int, kind: Scoring) -> Indicator:
     if kind is Scoring.MILESTONE:
         return Indicator(**base, unit="ระดับ", target=rng.randint(1, 5), value_kind=ValueKind.LEVEL,
                          levels=[f"ขั้นที่ {i}" for i in range(1, 6)], aggregation=Aggregation.LAST)
-    start, steps = rng.uniform(-50, 500), [rng.choice([0.5, 1, 2.5, 7, 10, 33.3]) for _ in range(4)]
+    start, steps = rng.uniform(-50, 500), [rng.choice([0, 0.5, 1, 2.5, 7, 10, 33.3]) for _ in range(4)]  # 0: equal neighbours
     t = [round(start, 2)]
     for s in steps:
         t.append(round(t[-1] + s, 2))
