@@ -103,13 +103,86 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory) -> Recalculated:
     # half of the workbooks in one start.
     with ProcessPoolExecutor(2) as pool:
         filled = list(pool.map(_fill, jobs))
-    halves = [filled[0::2], filled[1::2]]
+    halves = [filled[0::2], [*filled[1::2], _validation_book(work / "filled" / "validation_rules.xlsx")]]
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda half: libreoffice.convert_many(half, "xlsx", work / "recalc"), halves))
     converted = {path.stem: path for half in done for path in half}
+    VALIDATION_RESULTS.update(_validation_results(converted["validation_rules"]))
     # Read LibreOffice's results once: each test compares against these.
     return [(catalog, cover, _engine(path), openpyxl.load_workbook(converted[path.stem], data_only=True))
             for (_, _, _, cover), path in zip(jobs, filled, strict=True)]
+
+
+# --- The number cells' validation rules, evaluated by LibreOffice in the same batch -------------
+
+TYPED = [85, 85.5, 100, 0, 120, -1, "85", "๘๕", " ๘๕ ", "๑๐๐", "๑๒๐", "-๑", "๕๐.๕", "1,000", "๑,๒๓๔",
+         "สิบ", "abc", "", "12.5", "๑๒.๕", 1234, 12.5, "1e3x"]
+VALIDATION_KINDS = {"percent": ValueKind.PERCENT, "count": ValueKind.COUNT, "level": ValueKind.LEVEL,
+                    "number": ValueKind.NUMBER}
+VALIDATION_RESULTS: dict[tuple[str, int], Any] = {}
+
+
+def _rule(kind: ValueKind, ref: str) -> str:
+    from kpi_xl.form import load_spec
+    from kpi_xl.template import _validation
+
+    ind = Indicator(code="V", name_th="v", result_type=ResultType.OUTPUT, dimension=1, definition="-", method="-",
+                    unit="u", target=1, scoring=Scoring.THRESHOLDS, thresholds=[1, 2, 3, 4, 5], weight=1,
+                    value_kind=kind, aggregation=Aggregation.LAST)
+    return _validation(load_spec().fields["q1_value"], ind, 2564, ref)["value"]
+
+
+def _validation_book(path: Path) -> Path:
+    """One sheet: each typed entry in column A, each kind's validation rule over it in B…E."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    ws = book.add_worksheet("rules")
+    for r, typed in enumerate(TYPED):
+        (ws.write_number if isinstance(typed, (int, float)) else ws.write_string)(r, 0, typed)
+        for c, kind in enumerate(VALIDATION_KINDS.values(), start=1):
+            ws.write_formula(r, c, _rule(kind, f"A{r + 1}"))
+    book.close()
+    return path
+
+
+def _validation_results(path: Path) -> dict[tuple[str, int], Any]:
+    ws = openpyxl.load_workbook(path, data_only=True)["rules"]
+    return {(name, r): ws.cell(r + 1, c + 1).value for r in range(len(TYPED))
+            for c, name in enumerate(VALIDATION_KINDS, start=1)}
+
+
+def _allowed(kind: ValueKind, typed: Any) -> bool:
+    """What the guide allows in a number cell of ``kind``: one number (Thai digits, commas, spaces
+    fine) in the kind's range; a count typed into a quarter is whole."""
+    try:
+        v = thai.parse_number(typed)
+    except thai.ThaiParseError:
+        return False
+    if v is None:
+        return False
+    if kind is ValueKind.PERCENT:
+        return 0 <= v <= 100
+    if kind is ValueKind.COUNT:
+        return v >= 0 and float(v).is_integer()
+    if kind is ValueKind.LEVEL:
+        return 0 <= v <= 5
+    return abs(v) <= 1e15
+
+
+def test_number_validation_accepts_exactly_what_the_guide_allows(recalculated: Recalculated) -> None:
+    """Each kind's custom rule, evaluated by LibreOffice: Thai digits and commas pass as their number
+    does, out-of-range numbers and words are refused (the rule is a formula Excel also evaluates)."""
+    wrong = []
+    for name, kind in VALIDATION_KINDS.items():
+        for r, typed in enumerate(TYPED):
+            if typed == "":
+                continue  # blank: the rule ignores blank cells (ignore_blank)
+            got = VALIDATION_RESULTS[(name, r)]
+            if (got is True) != _allowed(kind, typed):
+                wrong.append((name, typed, got))
+    assert wrong == []
 
 
 def _fill(job: tuple[Path, Path, dict, Any]) -> Path:
