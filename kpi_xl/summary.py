@@ -511,6 +511,13 @@ def _scores(book: _Book) -> None:
               zip(r.scores["district_code"], r.scores["indicator_code"], r.scores["score"], strict=True)}
     flagged = {(int(code), ind) for code, ind, flag in
                zip(r.scores["district_code"], r.scores["indicator_code"], r.scores["flagged"], strict=True) if flag is True}
+    # A typed year's result that differs from the quarterly values (KPI-W402) still scores: say so on the cell
+    typed_notes = {
+        (int(code), ind): f"ผลที่เขตพิมพ์เองใช้คิดคะแนน ต่างจากผลรายไตรมาส {diff:+,.2f} (KPI-W402)\n"
+                          f"the typed result scored; it differs from the quarterly values by {diff:+,.2f}"
+        for code, ind, source, diff in zip(r.scores["district_code"], r.scores["indicator_code"],
+                                           r.scores["value_source"], r.scores["typed_difference"], strict=True)
+        if source == "typed" and diff is not None and diff == diff}
     rows = r.districts.to_dict("records")
     first = 2
     for i, d in enumerate(rows, start=first):
@@ -525,6 +532,8 @@ def _scores(book: _Book) -> None:
                 s.write(i, 2 + j, "!", fmt["score_flag"])
             else:
                 s.write(i, 2 + j, matrix[(code, ind)], fmt["score_flag" if (code, ind) in flagged else "score"])
+            if (code, ind) in typed_notes:
+                ws.write_comment(i, 2 + j, typed_notes[(code, ind)], {"x_scale": 2, "font_name": FONT})
         c = 2 + len(codes)
         s.write(i, c, d["score"], fmt["score_flag" if d["flagged"] else "score_bold"])
         s.write(i, c + 1, d["rank"], fmt["rank_marked" if d["rank_marked"] else "int"])

@@ -120,7 +120,7 @@ def test_summary_marks_every_score_resting_on_an_error(books: dict[str, dict[int
     bad_code = DISTRICTS[0]
     for code, path in books["q2"].items():
         if code == bad_code:
-            fill_workbook(path, inbox / path.name, values={"KPI-10": {"q1_value": 120}})
+            fill_workbook(path, inbox / path.name, values={"KPI-10": {"q1_value": 120}, "KPI-12": {"result_value": 99.5}})
         else:
             (inbox / path.name).write_bytes(path.read_bytes())
     result = consolidate(inbox, sample_catalog, 2, out=tmp_path / "summary.xlsx", db=False, jobs=1)
@@ -153,6 +153,14 @@ def test_summary_marks_every_score_resting_on_an_error(books: dict[str, dict[int
     keys = [c.value for c in data[1]]
     flags = [r[keys.index("flagged")].value for r in data.iter_rows(min_row=3)]
     assert flags.count("ใช่") == len(flagged_pairs(result))
+    typed = result.scores[(result.scores["district_code"] == bad_code) & (result.scores["indicator_code"] == "KPI-12")]
+    assert typed["value_source"].tolist() == ["typed"] and typed["year_value"].tolist() == [99.5]
+    difference = typed["typed_difference"].iloc[0]
+    assert difference != 0  # KPI-W402: the typed result scores, the difference is shown
+    sources = [r[keys.index("value_source")].value for r in data.iter_rows(min_row=3)]
+    assert sources.count("พิมพ์เอง (typed)") == 1
+    note = row[codes.index("KPI-12")].comment
+    assert note is not None and "KPI-W402" in note.text and f"{difference:+,.2f}" in note.text
     chart_xml = _chart_xml(result.paths["summary"])
     assert "ED7D31" in chart_xml  # the flagged district's bar is drawn in another colour
 
