@@ -235,10 +235,13 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         quarters=page.scored_quarter_values(),
         levels=page.scored_levels(),
     )
-    inputs = {page.cells[name].cell for name in _score_inputs(ind, page, typed is not None) if name in page.cells}
-    flagged = sorted({p.location.cell for p in page_problems
-                      if p.is_error and p.location.cell in inputs and p.location.sheet == page.sheet},
-                     key=lambda cell: _position_of(cell))
+    names = set(_score_inputs(ind, page, typed is not None))
+    cells = {page.cells[name].cell for name in names if name in page.cells} - {None, ""}
+    # An error at an input's cell, or at its name when the cell is gone (KPI-E111, #REF!)
+    flagged = sorted({p.location.cell or p.location.name or "" for p in page_problems
+                      if p.is_error and p.location.sheet == page.sheet
+                      and (p.location.cell in cells if p.location.cell else p.location.name in names)},
+                     key=lambda where: _position_of(where))
     difference = None
     if typed is not None and any(p.code == "KPI-W402" for p in page_problems):
         if ind.scoring.value == "milestone":

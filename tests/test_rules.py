@@ -805,3 +805,11 @@ def test_scores_resting_on_errors_are_flagged_and_governed() -> None:
     assert scores["zero"] == round2(sum(x * s for x, s in others) / sum(w.values()))
     assert scores["excluded"] == round2(sum(x * s for x, s in others) / sum(x for x, _ in others))
     assert len(set(scores.values())) == 3
+
+
+def test_a_score_resting_on_a_lost_input_is_flagged() -> None:
+    """A level whose cell is gone (#REF!, KPI-E111) counts as not reached: the score is flagged by name."""
+    book = raw_book(clean(4))
+    book.sheets["KPI-05"]["level_3"] = book.sheets["KPI-05"]["level_3"].model_copy(update={"cell": None})
+    result = _indicator(evaluate(book, quarter=4), "KPI-05")
+    assert (result.score, result.flagged_cells) == (2.0, ["level_3"])
