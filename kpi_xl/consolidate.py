@@ -275,6 +275,8 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
             indicators.append({
                 "code": ind.code, "year_value": ind.year_value, "score": ind.score, "target_met": ind.target_met,
                 "explanation_th": ind.explanation_th,
+                "flagged_cells": list(ind.flagged_cells), "value_source": ind.value_source,
+                "typed_difference": ind.typed_difference, "counted": ind.counted,
                 "fields": {name: fv.value for name, fv in ind.fields.items()},
             })
     return {
@@ -472,6 +474,8 @@ class ConsolidationResult:
     manifest: pd.DataFrame
     history: bool = False
     paths: dict[str, Path | str] = field(default_factory=dict)
+    error_scores: str = "scored"
+    """The catalog's rule for scores resting on error cells (catalog.ErrorScores), which the summary states."""
 
     @property
     def previous_quarter(self) -> tuple[int, int]:
@@ -818,12 +822,16 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "errors": chosen.errors if chosen else 0,
             "warnings": chosen.warnings if chosen else 0,
             "score": chosen.district_score if chosen and status.usable else None,
+            "flagged": _flagged_count(chosen) if chosen and status.usable else 0,
             "note_th": chosen.note_th if chosen else "", "note_en": chosen.note_en if chosen else "",
         })
     _rank(dist_rows)
+    for row in dist_rows:  # a rank among districts whose data still has errors is marked
+        row["rank_marked"] = row["rank"] is not None and row["status"] == Status.WITH_ERRORS.value
     dist_cols = ["district_code", "district_name_th", "district_name_en", "status", "status_th", "status_en",
                  "file", "identified_by", "saved", "report_quarter", "files", "duplicate", "errors", "warnings",
-                 "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en"]
+                 "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en", "flagged",
+                 "rank_marked"]
     for row in dist_rows:
         row["prev_quarter_score"] = None
         row["prev_year_score"] = None
@@ -856,6 +864,11 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
                 "level": level_of(score),
                 "target_met": got.get("target_met"),
                 "explanation_th": got.get("explanation_th", ""),
+                "flagged": bool(got.get("flagged_cells")),
+                "flagged_cells": ", ".join(got.get("flagged_cells") or []) or None,
+                "value_source": got.get("value_source"),
+                "typed_difference": got.get("typed_difference"),
+                "counted": got.get("counted", True) if got else None,
             }
             fields = got.get("fields", {})
             for name in field_names:
@@ -863,7 +876,8 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             score_rows.append(row)
     score_cols = ["fiscal_year", "quarter", "district_code", "district_name_th", "district_name_en", "status",
                   "status_th", "indicator_code", "indicator_name_th", "dimension", "scoring", "weight", "target",
-                  "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", *field_names]
+                  "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", "flagged",
+                  "flagged_cells", "value_source", "typed_difference", "counted", *field_names]
     scores = _frame(pd, score_rows, score_cols)
     _ints(scores, ["level"])
 
@@ -884,13 +898,14 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "max_score": max(scored) if scored else None,
             "met": sum(1 for r in met if r["target_met"]),
             "met_share": (sum(1 for r in met if r["target_met"]) / len(met)) if met else None,
+            "flagged": sum(1 for r in usable if r["flagged"]),
         }
         for level in range(6):
             row[f"level_{level}"] = sum(1 for r in usable if r["level"] == level)
         ind_rows.append(row)
     ind_cols = ["indicator_code", "indicator_name_th", "indicator_name_en", "dimension", "scoring", "weight",
                 "target", "unit", "direction", "districts_applicable", "districts_reporting", "mean_score",
-                "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)]]
+                "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)], "flagged"]
     indicators = _frame(pd, ind_rows, ind_cols)
 
     # Problems: the used files' own, the unusable files' reasons, and the consolidation ones.
@@ -917,7 +932,13 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         fiscal_year=fy, quarter=quarter, catalog_hash=catalog.content_hash, catalog_title_th=catalog.title_th,
         inbox=inbox, run_at=run_at, submissions=submissions, districts=districts, scores=scores,
         indicators=indicators, problems=problems_frame, manifest=manifest,
+        error_scores=catalog.error_scores.value,
     )
+
+
+def _flagged_count(sub: Submission) -> int:
+    """How many of the district's scores rest on a cell with an error."""
+    return sum(1 for i in sub.indicators or [] if i.get("flagged_cells"))
 
 
 def _sheet_order(catalog: Catalog, sheet: str | None) -> tuple[int, str]:

@@ -181,6 +181,21 @@ class IndicatorResult(BaseModel):
     score: float | None = None
     target_met: bool | None = None
     explanation_th: str = ""
+    flagged_cells: list[str] = Field(default_factory=list)
+    """A1 cells with an error that the score rests on (inputs it was computed from): head office's
+    summary flags the score, and the catalog's ``error_scores`` rule decides what it counts for."""
+    value_source: str | None = None
+    """Which value scored: ``typed`` (ผลงานที่ทำได้ as the district typed it), ``computed`` (the
+    quarterly values or levels), ``None`` when nothing scored."""
+    typed_difference: float | None = None
+    """Typed result minus what the quarterly values give, when they differ (KPI-W402)."""
+    counted: bool = True
+    """Whether the score counts in the weighted district score (``error_scores: excluded`` leaves a
+    flagged one out); ``score`` is as computed either way."""
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flagged_cells)
 
     def value(self, name: str) -> Any:
         field = self.fields.get(name)

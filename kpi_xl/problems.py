@@ -228,7 +228,8 @@ _kind("KPI-W403", W, "Narrative names a date outside its quarter",
 _kind("KPI-W404", W, "Input filled for a later quarter",
       "{label_th} กรอกไว้แล้ว ทั้งที่รายงานถึงไตรมาส {report_quarter}",
       "{label_en} is filled although the report covers up to quarter {report_quarter}",
-      "ตรวจไตรมาสที่รายงานในแผ่นงานคำชี้แจง", "check the reporting quarter on the cover sheet")
+      "ตรวจไตรมาสที่รายงานในแผ่นงานคำชี้แจง (ค่านี้ไม่นับในคะแนนของไตรมาสที่รายงาน)",
+      "check the reporting quarter on the cover sheet (this value does not count for the quarter reported)")
 _kind("KPI-W405", W, "Count not a whole number",
       "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
       "กรอกจำนวนเต็ม", "type a whole number")

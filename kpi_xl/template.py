@@ -38,7 +38,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
-from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .form import COLUMNS, QUARTER_HELPER_ROW, FieldSpec, FormSpec, load_spec
 from .keys import load_key
 from .vba import xlwings_vba_version
 from .xlcompat import VBA_VERSION_KEY
@@ -262,7 +262,8 @@ class _Formats:
 # Excel's own checks.
 
 
-def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int) -> dict[str, Any]:
+def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int, ref: str = "A1") -> dict[str, Any]:
+    """Excel's own check for one input; ``ref`` is the input's (relative) A1, which custom rules read."""
     prompt = (field.prompt_th or field.label_th)[:255]
     title = field.label_th if len(field.label_th) <= 32 else field.label_th.split(" (")[0][:32]
     common = {"input_title": title, "input_message": prompt, "ignore_blank": True}
@@ -279,23 +280,30 @@ def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int) -> dict[str,
                                  f"{thai.format_thai_date(end)} (ปีงบประมาณ {fiscal_year})\n"
                                  f"The date must fall inside fiscal year {fiscal_year}."}
     if field.type == "number":
+        # One custom rule per kind over scoring.excel_number, so Thai digits, thousands commas and
+        # spaces typed as text pass exactly when the number they stand for would (Excel's decimal
+        # rule refuses every text). Each rule uses the normalised number once: Excel caps a rule at
+        # 255 characters.
         kind = ind.value_kind
         whole = kind is ValueKind.COUNT and (field.quarter is not None or ind.aggregation.value != "mean")
+        n = scoring.excel_number(ref)
         if kind is ValueKind.PERCENT:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100, "error_type": "stop"}
+            check = f"ABS({n}-50)<=50"
             why = "ร้อยละต้องอยู่ระหว่าง 0 ถึง 100\nA percentage must be between 0 and 100."
+        elif kind is ValueKind.COUNT and whole:
+            check = f'AND({n}>=0,ISERR(FIND(".",{ref})))'
+            why = "จำนวนต้องเป็นจำนวนเต็มตั้งแต่ 0 ขึ้นไป\nA count must be a whole number, 0 or more."
         elif kind is ValueKind.COUNT:
-            rule = {"validate": "integer" if whole else "decimal", "criteria": ">=", "value": 0, "error_type": "stop"}
-            why = ("จำนวนต้องเป็นจำนวนเต็มตั้งแต่ 0 ขึ้นไป\nA count must be a whole number, 0 or more." if whole
-                   else "จำนวนต้องไม่ติดลบ\nA count cannot be negative.")
+            check = f"{n}>=0"
+            why = "จำนวนต้องไม่ติดลบ\nA count cannot be negative."
         elif kind is ValueKind.LEVEL:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 5, "error_type": "stop"}
+            check = f"ABS({n}-2.5)<=2.5"
             why = "ระดับต้องอยู่ระหว่าง 0 ถึง 5\nA level must be between 0 and 5."
         else:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": -1e15, "maximum": 1e15,
-                    "error_type": "warning"}
-            why = "ต้องเป็นตัวเลข เช่น 10\nEnter a number such as 10."
-        return {**common, **rule, "error_title": "ค่าไม่ถูกต้อง", "error_message": why}
+            check = f"ABS({n})<=1E+15"
+            why = "ต้องเป็นตัวเลข เช่น 10 หรือ ๑๐\nEnter a number such as 10."
+        return {**common, "validate": "custom", "value": "=" + check, "error_type": "stop",
+                "error_title": "ค่าไม่ถูกต้อง", "error_message": why}
     return {**common, "validate": "any"}
 
 
@@ -417,7 +425,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                     cell_fmt = fmt.criterion_input if r in criteria_rows else input_fmt[field.type]
                     if field.type == "text" and span > 1:
                         min_lines = max(min_lines, 2 if field.quarter or field.name == "year_summary" else 1)
-                    ws.data_validation(r, c, r, c + span - 1, _validation(field, ind, ctx.catalog.fiscal_year))
+                    ws.data_validation(r, c, r, c + span - 1,
+                                       _validation(field, ind, ctx.catalog.fiscal_year, xl_rowcol_to_cell(r, c)))
                     if field.required_from is not None:
                         target = _absolute(r, c)
                         ws.conditional_format(r, c, r, c + span - 1, {
@@ -440,12 +449,31 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
         else:
             ws.set_row(r, row_height(texts, min_lines=min_lines) + (6 if row.style == "title" else 0))
 
+    _write_helpers(ws, fmt, spec, applies)
     last_col = COLUMNS.index(spec.print_area_last_col)
     _setup_page(ws, spec, f"{ctx.office_th} ปีงบประมาณ {ctx.catalog.fiscal_year} · {ind.code}",
                 len(spec.rows) - 1, last_col, (0, 1))
     if macros:
         _buttons(ws)
     _protect(ws, password)
+
+
+def _write_helpers(ws: Worksheet, fmt: _Formats, spec: FormSpec, applies: set[str]) -> None:
+    """The hidden helper column: the reporting quarter, then every number/quarter input as a number.
+
+    Why helpers: the score formulas read each input once through them, so Thai digits typed as text
+    and quarters after the reporting one are handled in one place, generated from the form spec.
+    """
+    col = spec.helper_col
+    ws.set_column(col, col, 10, fmt.helper, {"hidden": True})
+    rq = spec.quarter_helper_a1
+    ws.write_formula(QUARTER_HELPER_ROW, col, scoring.excel_quarter_helper(), fmt.helper, 1)
+    for field in spec.helped_fields():
+        if field.name not in applies:
+            continue
+        row, c = spec.addresses[field.name]
+        formula = scoring.excel_input_helper(field.type, xl_rowcol_to_cell(row, c), field.quarter, rq)
+        ws.write_formula(row, col, formula, fmt.helper, "")
 
 
 def _cover_cell(spec: FormSpec) -> tuple[int, int]:

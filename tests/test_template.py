@@ -198,12 +198,19 @@ def test_excel_checks_per_input_type(sample_catalog: Catalog, chatuchak_workbook
     assert float(date.formula2) == thai.excel_serial(thai.fiscal_year_end(2564))
     assert "ปีงบประมาณ 2564" in date.error
     percent = book["KPI-10"]  # value_kind percent
-    q2 = _validation_at(percent, _names(percent)["q2_value"])
-    assert (q2.type, q2.formula1, q2.formula2) == ("decimal", "0", "100")
+    q2_cell = _names(percent)["q2_value"]
+    q2 = _validation_at(percent, q2_cell)
+    # A custom rule over the one normalisation, so "๘๕" typed as text passes like 85 (and 120 does not)
+    assert q2.type == "custom" and q2.errorStyle in (None, "stop")
+    assert q2.formula1 == f"ABS({scoring.excel_number(q2_cell)}-50)<=50"
     assert q2.prompt == SPEC.fields["q2_value"].prompt_th and "ร้อยละ" in q2.error
     count = book["KPI-03"]  # value_kind count
-    q1 = _validation_at(count, _names(count)["q1_value"])
-    assert (q1.type, q1.operator, q1.formula1) == ("whole", "greaterThanOrEqual", "0")
+    q1_cell = _names(count)["q1_value"]
+    q1 = _validation_at(count, q1_cell)
+    assert q1.type == "custom" and q1.formula1 == f'AND({scoring.excel_number(q1_cell)}>=0,ISERR(FIND(".",{q1_cell})))'
+    for sheet in book.worksheets:  # Excel refuses a validation formula longer than 255 characters
+        for dv in sheet.data_validations.dataValidation:
+            assert len(dv.formula1 or "") <= 255, (sheet.title, dv.sqref, dv.formula1)
     text = _validation_at(ws, _names(ws)["q1_report"])
     assert text.prompt == SPEC.fields["q1_report"].prompt_th
     cover = book[SPEC.sheets["cover"]]
