@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import python_calamine
 
+from . import limits
 from .form import load_spec
 from .model import Cell, RawWorkbook
 from .problems import KpiError, Location, Problem, problem
@@ -71,7 +72,7 @@ class ReadError(KpiError):
 
 _DEFINED_NAME = re.compile(
     r"""<(?:\w+:)?definedName\b([^>]*)>
-        (?:=?(?:'((?:[^'<&]|'')+)'|([^'!:<&\[\]]+))!\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?[A-Za-z]{1,3}\$?[0-9]{1,7})?(?=<)
+        (?:=?(?:'((?:[^'<&]|'')+)'|([^'!:<&\[\]]+))!\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(:\$?[A-Za-z]{1,3}\$?[0-9]{1,7})?(?=<)
           |([^<]*))
         </(?:\w+:)?definedName>""",
     re.X,
@@ -152,8 +153,9 @@ _RC_CACHE: dict[str, tuple[int, int]] = {}  # the same few hundred addresses rec
 class _Name(NamedTuple):
     name: str
     scope: str | None  # the sheet of a sheet-scoped name, None for a workbook-scoped one
-    sheet: str  # the sheet the name points at
-    cell: str
+    sheet: str  # the sheet the name points at ("" when it points at no sheet of this workbook)
+    cell: str  # its cell, or the top-left of a range ("" when it is no reference)
+    target: str  # "" for one plain cell; else what the name holds (a range, [1]Book!A1, #REF!…)
 
 
 def _workbook_part(zf: zipfile.ZipFile, members: set[str]) -> str | None:
@@ -215,7 +217,9 @@ def _sheets(xml: str) -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=64)
 def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
-    """Every defined name that points at one cell (or a range's top-left), built-ins excluded.
+    """Every defined name, built-ins excluded; ``target`` says when it is not one plain cell of
+    this workbook (a range, another workbook, ``#REF!``) so that a contract name pointing there is
+    reported, never read (KPI-E115).
 
     A workbook of 30 indicators has ~750 names; one regular expression splits each into its
     attributes and, for the usual plain reference, sheet/column/row, so the loop stays short.
@@ -226,7 +230,7 @@ def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
     count = len(sheet_names)
     if "&apos;" in xml:  # LibreOffice escapes the quotes around sheet names; attributes use "…"
         xml = xml.replace("&apos;", "'")
-    for attrs, quoted, bare, col, row, other in _DEFINED_NAME.findall(xml):
+    for attrs, quoted, bare, col, row, end, other in _DEFINED_NAME.findall(xml):
         if attrs.startswith(' name="'):
             name = attrs[7:attrs.find('"', 7)]
         else:
@@ -245,20 +249,24 @@ def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
             if match is None or int(match.group(1)) >= count:
                 continue
             scope = sheet_names[int(match.group(1))]
+        target = ""
         if col:
-            if row[0] == "0":
-                if not row.strip("0"):
-                    continue  # row 0 does not exist
-                row = row.lstrip("0")
             sheet = quoted.replace("''", "'") if quoted else bare.strip()
+            if row[0] == "0":
+                row = row.lstrip("0") or "0"
             cell = col.upper() + row
+            if end or row == "0":  # a range, or row 0 (which does not exist)
+                target = f"'{sheet}'!{cell}{end.replace('$', '').upper()}"
         else:
-            ref = parse_reference(_unescape(other))  # e.g. a reference written with entities
-            if ref is None:
-                continue  # a broken (#REF!) or non-cell name: the validator reports it as missing
-            sheet, cell = ref
-        if sheet in sheets:
-            out.append(_Name(name, scope, sheet, cell))
+            text = _unescape(other).strip()
+            ref = parse_reference(text)  # e.g. a reference written with entities
+            if ref is None or ":" in text or "[" in text:
+                sheet, cell, target = "", "", (text.lstrip("=") or "(ว่าง / empty)")[:80]
+            else:
+                sheet, cell = ref
+        if sheet not in sheets and not target:
+            target = f"'{sheet}'!{cell}"  # a sheet this workbook does not have
+        out.append(_Name(name, scope, sheet, cell, target))
     return tuple(out)
 
 
@@ -278,17 +286,24 @@ def _modified(zf: zipfile.ZipFile, members: set[str]) -> dt.datetime | None:
     return stamp.astimezone(dt.UTC)
 
 
-def _member(zf: zipfile.ZipFile, data: bytes, name: str) -> bytes:
-    """A member's bytes, inflated straight from the buffer: twice as fast as ``ZipFile.read`` for
-    the many small sheet parts. (No CRC check: calamine reads the same parts and checks them.)"""
+def _member(zf: zipfile.ZipFile, data: bytes, name: str, file: str) -> bytes:
+    """A member's bytes, inflated straight from the buffer (twice as fast as ``ZipFile.read`` for
+    the many small sheet parts) and bounded: never more than the size the central directory
+    declares (checked against the limits before), since a lying header must not cost more.
+    (No CRC check: calamine reads the same parts and checks them.)"""
     info = zf.getinfo(name)
     if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
         offset = info.header_offset
         if data[offset:offset + 4] == b"PK\x03\x04":
             name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
             start = offset + 30 + name_len + extra_len
-            return zlib.decompressobj(-15).decompress(data[start:start + info.compress_size])
-    return zf.read(name)
+            inflater = zlib.decompressobj(-15)
+            out = inflater.decompress(data[start:start + info.compress_size], info.file_size + 1)
+            if len(out) > info.file_size:
+                raise _too_large(file, f"{name} (ขนาดจริงเกินที่ระบุในแฟ้ม / inflates beyond its declared size)",
+                                 f"> {_mib(info.file_size)}", _mib(info.file_size))
+            return out
+    return zf.read(name)  # zipfile never returns more than the declared size
 
 
 def _error_cells(xml: bytes) -> dict[str, str]:
@@ -411,6 +426,7 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
     except zipfile.BadZipFile as exc:
         raise _unreadable(file, f"แฟ้ม zip เสียหาย / corrupt zip package ({_short(exc)})") from exc
     with zf:
+        _check_members(zf.infolist(), file)
         members = set(zf.namelist())
         workbook_part = _workbook_part(zf, members)
         if workbook_part is None:
@@ -419,8 +435,10 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
             else:
                 detail = "ไม่ใช่แฟ้ม Excel (.xlsx/.xlsm) / not an Excel workbook (.xlsx/.xlsm)"
             raise _unreadable(file, detail)
-        workbook_xml = zf.read(workbook_part).decode("utf-8")
+        workbook_xml = _text(_member(zf, data, workbook_part, file), workbook_part, file)
         sheet_rids = _sheets(_section(workbook_xml, "sheets"))
+        if len(sheet_rids) > limits.MAX_SHEETS:
+            raise _too_large(file, f"{workbook_part} (แผ่นงาน / sheets)", len(sheet_rids), limits.MAX_SHEETS)
         sheet_names = [name for name, _ in sheet_rids]
         names = _defined_names(_section(workbook_xml, "definedNames"), tuple(sheet_names))
 
@@ -430,21 +448,24 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
                                     detail="no _kpi_meta sheet and no kpi_code names"))
 
         wanted_scopes = set(indicator_sheets)
-        used = [n for n in names if n.scope is None or n.scope in wanted_scopes]
+        used, misdirected = _contract_names(names, wanted_scopes, set(sheet_names), file)
         needed = _ordered({n.sheet for n in used} | ({meta_sheet} & set(sheet_names)), sheet_names)
 
         modified = _modified(zf, members)
-        grids = _grids(data, needed)
+        parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
+        # Every part calamine will inflate is inflated here first, bounded: its declared size may lie.
+        xml = {sheet: _no_dtd(_member(zf, data, parts[sheet], file), parts[sheet], file)
+               for sheet in needed if sheet in parts}
+        for part in _calamine_parts(members):
+            _no_dtd(_member(zf, data, part, file), part, file)
+        trimmed = _trim_far_cells(xml, used, meta_sheet)
+        source = data if not trimmed else _calamine_package(zf, data, file, parts, needed, trimmed)
+        grids = _grids(source, needed)
         # calamine reads an error value (#DIV/0!) as an empty cell. Only a sheet where a named cell
         # came back empty can hide one, so only those sheets' XML is searched.
         values = [_value(grids[n.sheet], n.cell) for n in used]
         suspects = {n.sheet for n, raw in zip(used, values, strict=True) if raw is None}
-        errors: dict[str, dict[str, str]] = {}
-        if suspects:
-            parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
-            for sheet in _ordered(suspects, sheet_names):
-                if sheet in parts:
-                    errors[sheet] = _error_cells(_member(zf, data, parts[sheet]))
+        errors = {sheet: _error_cells(xml[sheet]) for sheet in _ordered(suspects, sheet_names) if sheet in xml}
 
     workbook_cells: dict[str, Cell] = {}
     sheets: dict[str, dict[str, Cell]] = {sheet: {} for sheet in _ordered(wanted_scopes, sheet_names)}
@@ -459,6 +480,8 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
 
     meta: dict[str, Cell] = {}
     for r, line in enumerate(grids.get(meta_sheet, ())):
+        if r >= limits.MAX_META_ROWS:
+            break
         key = line[META_KEY_COLUMN] if line else ""
         if key == "" or key is None:
             continue
@@ -466,6 +489,7 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
             key = int(key)
         raw = line[META_VALUE_COLUMN] if len(line) > META_VALUE_COLUMN else ""
         meta[str(key)] = _cell(str(key), meta_sheet, f"{META_VALUE_LETTER}{r + 1}", None if raw == "" else raw)
+    _check_meta_counts(meta, file, meta_sheet)
 
     return RawWorkbook(
         file=file,
@@ -474,7 +498,179 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
         workbook_cells=workbook_cells,
         sheets=sheets,
         modified=modified,
+        problems=misdirected,
     )
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def _too_large(file: str, part: str, value: int | str, limit: int | str,
+               location: Location | None = None) -> ReadError:
+    return ReadError(problem("KPI-E114", location or Location(file=file), part=part, value=value, limit=limit))
+
+
+def _mib(size: int) -> str:
+    return f"{size / limits.MiB:,.1f} MiB" if size >= limits.MiB else f"{size:,} bytes"
+
+
+def _check_members(infos: list[zipfile.ZipInfo], file: str) -> None:
+    """Bounds read from the zip central directory, before anything is inflated: member count,
+    duplicate names, each member's size and compression ratio, the whole package's size."""
+    if len(infos) > limits.MAX_MEMBERS:
+        raise _too_large(file, "zip (จำนวนส่วน / members)", len(infos), limits.MAX_MEMBERS)
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise _unreadable(file, f"แฟ้ม zip เสียหาย: มีส่วนชื่อ {name} ซ้ำสองส่วน / corrupt zip package: "
+                                    f"two members are named {name}")
+        seen.add(name)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _unreadable(file, f"ส่วน {name} ใช้วิธีบีบอัดที่ Excel ไม่ใช้ / part {name} uses a compression "
+                                    f"Excel does not write (method {info.compress_type})")
+        if info.file_size > limits.MAX_MEMBER_BYTES:
+            raise _too_large(file, name, _mib(info.file_size), _mib(limits.MAX_MEMBER_BYTES))
+        if info.file_size > limits.RATIO_MIN_BYTES and \
+                info.file_size > limits.MAX_COMPRESSION_RATIO * max(1, info.compress_size):
+            raise _too_large(file, name, f"{info.file_size // max(1, info.compress_size):,}:1 "
+                             f"(บีบอัด / compression ratio)", f"{limits.MAX_COMPRESSION_RATIO}:1")
+        total += info.file_size
+    if total > limits.MAX_PACKAGE_BYTES:
+        raise _too_large(file, "zip (ทั้งแฟ้ม / whole package)", _mib(total), _mib(limits.MAX_PACKAGE_BYTES))
+
+
+def _check_meta_counts(meta: dict[str, Cell], file: str, meta_sheet: str) -> None:
+    """``catalog_parts`` decides how many rows are gathered: a hand-edited 10**9 is refused here."""
+    cell = meta.get("catalog_parts")
+    if cell is None or cell.raw is None:
+        return
+    try:
+        parts = int(float(str(cell.raw).strip()))
+    except (ValueError, OverflowError):
+        return  # not a number: the checksum (KPI-E104) reports the edited sheet
+    if not 0 <= parts <= limits.MAX_CATALOG_PARTS:
+        raise _too_large(file, f"{meta_sheet}!{cell.cell} (catalog_parts)", str(cell.raw)[:40],
+                         limits.MAX_CATALOG_PARTS, Location(file=file, sheet=meta_sheet, cell=cell.cell))
+
+
+def _no_dtd(xml: bytes, part: str, file: str) -> bytes:
+    """Excel never writes a DTD; one in a part is at best useless, at worst an entity bomb or an
+    external entity (XXE) for whichever XML parser reads the part next (annotate's openpyxl)."""
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise ReadError(problem("KPI-E116", Location(file=file), part=part))
+    return xml
+
+
+def _text(xml: bytes, part: str, file: str) -> str:
+    return _no_dtd(xml, part, file).decode("utf-8")
+
+
+def _calamine_parts(members: set[str]) -> list[str]:
+    """Parts calamine inflates besides the sheets: shared strings, styles, relationships."""
+    return sorted(m for m in members if m.endswith(("sharedStrings.xml", "styles.xml", "workbook.xml.rels")))
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+def _contract_names(names: tuple[_Name, ...], wanted_scopes: set[str], sheets: set[str],
+                    file: str) -> tuple[list[_Name], list[Problem]]:
+    """The names to read, and KPI-E115 for every contract name that does not point where the form
+    says: one cell, within the form's area, on its own indicator sheet (sheet-scoped fields) or on
+    the cover/metadata sheet (workbook names). A misdirected name is never read."""
+    spec = load_spec()
+    expected_sheet = {name: spec.sheets[where.sheet] for name, where in spec.workbook_names.items()}
+    used: list[_Name] = []
+    misdirected: list[Problem] = []
+    for n in names:
+        if n.scope is None:
+            expected = expected_sheet.get(n.name)
+        elif n.scope in wanted_scopes:
+            expected = n.scope if n.name in spec.fields else None
+        else:
+            continue
+        bad = bool(n.target) or not _within_form(n.cell)
+        if expected is None:
+            if not bad and n.sheet in sheets:
+                used.append(n)  # a name of the district's own: read as before, if it is sane
+            continue
+        if bad or n.sheet != expected:
+            where = n.target or f"'{n.sheet}'!{n.cell}"
+            misdirected.append(problem("KPI-E115", Location(file=file, sheet=n.scope or expected, name=n.name),
+                                       name=n.name, value=where, expected=expected))
+            continue
+        used.append(n)
+    return used, misdirected
+
+
+def _within_form(a1: str) -> bool:
+    match = _CELL.match(a1)
+    if match is None:
+        return False
+    row, col = _rc(a1)
+    return row < limits.MAX_NAMED_ROW and col < limits.MAX_NAMED_COLUMN
+
+
+# --- far cells ---------------------------------------------------------------------------------
+
+# Any cell (or row) reference beyond Z999: one regex pass tells a normal form sheet from one with
+# cells far away (``r="XFD1048576"``); only the latter is trimmed.
+_FAR = re.compile(rb"""\sr\s*=\s*["'](?:[A-Z]{2}|[A-Z]*[0-9]{4})""")
+_CELL_ELEMENT = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>.*?</(?:\w+:)?c>)", re.S)
+_R_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+_EMPTY_SHEET = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>')
+
+
+def _trim_far_cells(xml: dict[str, bytes], used: list[_Name], meta_sheet: str) -> dict[str, bytes]:
+    """Sheets with cells beyond the named area, those cells cut: calamine builds a dense grid up
+    to the furthest cell, so one stray cell at XFD1048576 would cost 17 billion cells. Cells
+    beyond every named cell of their sheet are never read, so cutting them changes nothing."""
+    out: dict[str, bytes] = {}
+    for sheet, body in xml.items():
+        if _FAR.search(body) is None:
+            continue
+        if sheet == meta_sheet:
+            last_row, last_col = limits.MAX_META_ROWS, META_VALUE_COLUMN + 1
+        else:
+            cells = [_rc(n.cell) for n in used if n.sheet == sheet]
+            last_row = max((r for r, _ in cells), default=0) + 1
+            last_col = max((c for _, c in cells), default=0) + 1
+
+        def keep(match: re.Match[bytes], last_row: int = last_row, last_col: int = last_col) -> bytes:
+            ref = _R_ATTR.search(match.group(1))
+            if ref is None:
+                return match.group(0)
+            letters, digits = ref.groups()
+            col = 0
+            for ch in letters:
+                col = col * 26 + ch - 64
+            return match.group(0) if int(digits) <= last_row and col <= last_col else b""
+
+        out[sheet] = _CELL_ELEMENT.sub(keep, body)
+    return out
+
+
+def _calamine_package(zf: zipfile.ZipFile, data: bytes, file: str, parts: dict[str, str], needed: list[str],
+                      trimmed: dict[str, bytes]) -> bytes:
+    """A small stored package for calamine: the trimmed sheets, the other needed sheets as they
+    are, every other sheet empty (never read), the XML parts calamine looks at."""
+    sheet_parts = set(parts.values())
+    wanted = {parts[s]: s for s in needed if s in parts}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for info in zf.infolist():
+            name = info.filename
+            if name in wanted:
+                sheet = wanted[name]
+                out.writestr(name, trimmed[sheet] if sheet in trimmed else _member(zf, data, name, file))
+            elif name in sheet_parts:
+                out.writestr(name, _EMPTY_SHEET)
+            elif name.endswith((".xml", ".rels")) and not name.startswith(("xl/worksheets/", "docProps/")):
+                out.writestr(name, _member(zf, data, name, file))
+    return buf.getvalue()
 
 
 def _ordered(items: Iterable[str], order: list[str]) -> list[str]:

@@ -1,0 +1,61 @@
+"""Every size limit the reader enforces, in one place, each with the reason for its value.
+
+A district workbook is a zip package that anyone can hand-edit. Without limits a few-MB file whose
+sheet XML inflates to 1.2 GiB, one stray cell at ``XFD1048576`` (calamine then builds a dense grid
+of 17 billion cells) or one edited metadata count can take gigabytes and stop a whole
+consolidation. The reader checks these limits **before** inflating anything (from the zip central
+directory) and again while inflating (a bounded decompressor: local headers can lie), and turns a
+breach into one located, coded problem (KPI-E114 for the package, KPI-E116 for the metadata
+sheet), never into a multi-GB read.
+
+The values are generous multiples of what the real builder writes. Measured on a filled workbook of
+30 indicators (``bench/bench_read.py``): ≈ 140 zip members, the largest part ``xl/workbook.xml``
+at 62 kB, each indicator sheet ≈ 30 kB, ≈ 1 MB inflated in all, compression ratios ≤ 15, named
+cells within A1:H70, one ``catalog_parts`` of 30,000 characters per 30 indicators.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MiB: Final = 1024 * 1024
+
+#: One zip member, inflated. 32 MiB is ≈ 500× the largest part a real 30-indicator workbook has
+#: (62 kB); a sheet a clerk pasted 100,000 rows into still fits. Larger is refused, not read.
+MAX_MEMBER_BYTES: Final = 32 * MiB
+
+#: The whole package, inflated. 128 MiB is ≈ 100× a real workbook (≈ 1 MB) and keeps the
+#: reader's peak memory far below the 200 MB the issue allows per workbook.
+MAX_PACKAGE_BYTES: Final = 128 * MiB
+
+#: Inflated ÷ compressed size, checked only for members above :data:`RATIO_MIN_BYTES`. Real XML
+#: parts compress 2–15×; a zip bomb of repeated bytes compresses ≈ 1000×. 100 leaves room for very
+#: repetitive but honest XML (empty styled rows).
+MAX_COMPRESSION_RATIO: Final = 100
+#: Below this a member's ratio does not matter: it cannot cost more than this anyway.
+RATIO_MIN_BYTES: Final = 1 * MiB
+
+#: Zip members. A real workbook has ≈ 5 per indicator sheet plus ≈ 10 (140 for 30 indicators);
+#: 4,000 allows a catalog of several hundred indicators with comments and drawings.
+MAX_MEMBERS: Final = 4000
+
+#: Sheets listed in ``xl/workbook.xml``. The form has 4 fixed sheets plus one per indicator.
+MAX_SHEETS: Final = 1000
+
+#: A contract cell must lie within the form's area: no form row is beyond 1000 even after a clerk
+#: inserts rows, no form column beyond AZ. A name pointing further is misdirected (KPI-E115); the
+#: reader never reads that far.
+MAX_NAMED_ROW: Final = 5000
+MAX_NAMED_COLUMN: Final = 52  # AZ
+
+#: Cells beyond the named area are cut before calamine builds its dense grid only when a sheet has
+#: any cell outside this cheap-to-test box (column ≤ Z, row ≤ 999): then a stray far cell costs
+#: one pass over that sheet's XML, not a grid sized by the stray cell.
+FAST_PATH_COLUMNS: Final = 26
+FAST_PATH_ROWS: Final = 999
+
+#: Rows read from the hidden metadata sheet. The builder writes 10 + ``catalog_parts`` rows.
+MAX_META_ROWS: Final = 2000
+#: ``catalog_parts``: 30,000 characters each; 1,000 parts = 30 MB of catalog JSON, ≈ 1000× the
+#: sample catalog. A larger count is an edited sheet, refused before any part is gathered.
+MAX_CATALOG_PARTS: Final = 1000
