@@ -79,13 +79,38 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
+def _unopenable(item: Any) -> Exception:
+    """The error for a workbook openpyxl cannot open: a :class:`~kpi_xl.reader.ReadError` (its one
+    coded, bilingual problem). The ``validate`` command does not catch it and ``cli.main`` turns a
+    KpiError into ``typer.Exit`` outside the app (printed as a traceback), so the error is also
+    the CLI library's own ``ClickException``: the app prints the problem and exits 2. Python callers
+    catch it as ``KpiError`` like any other."""
+    from .reader import ReadError
+
+    try:
+        from typer._click.exceptions import ClickException  # typer ≥ 0.17 carries its own click
+    except ImportError:  # pragma: no cover - older typer: the real click
+        try:
+            from click import ClickException  # type: ignore[no-redef]
+        except ImportError:
+            return ReadError(item)
+
+    class AnnotateError(ReadError, ClickException):  # type: ignore[misc, valid-type]
+        exit_code = 2
+
+        def __init__(self, found: Any) -> None:
+            ReadError.__init__(self, found)
+            ClickException.__init__(self, f"{found.code} {found.message_th}\n{found.code} {found.message_en}")
+
+    return AnnotateError(item)
+
+
 def _load(openpyxl: Any, src: Path, keep_vba: bool) -> Workbook:
     """The workbook, opened by openpyxl. A package ``validate`` accepts can still trip openpyxl: a
     raw control byte in a narrative (Excel writes ``_x0001_``; a hand-made file may not) is not
     well-formed XML. Such bytes are dropped from an in-memory copy (the input is never touched);
     anything else openpyxl cannot open, or a DTD, is one located, coded problem, not a traceback."""
     from .problems import Location, problem
-    from .reader import ReadError
 
     data = src.read_bytes()
     try:
@@ -93,10 +118,10 @@ def _load(openpyxl: Any, src: Path, keep_vba: bool) -> Workbook:
             parts = {info.filename: zf.read(info) for info in zf.infolist()
                      if info.filename.endswith((".xml", ".rels", ".vml")) and info.file_size <= MAX_MEMBER_BYTES}
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, zlib.error) as exc:
-        raise ReadError(problem("KPI-E100", Location(file=str(src)), detail=f"{type(exc).__name__}: {exc}"[:200])) from exc
+        raise _unopenable(problem("KPI-E100", Location(file=str(src)), detail=f"{type(exc).__name__}: {exc}"[:200])) from exc
     for name, xml in parts.items():
         if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-            raise ReadError(problem("KPI-E116", Location(file=str(src)), part=name))
+            raise _unopenable(problem("KPI-E116", Location(file=str(src)), part=name))
     dirty = {name for name, xml in parts.items() if _CONTROL.search(xml)}
     source: Any = src
     if dirty:
@@ -110,7 +135,7 @@ def _load(openpyxl: Any, src: Path, keep_vba: bool) -> Workbook:
         return openpyxl.load_workbook(source, keep_vba=keep_vba, keep_links=True)
     except Exception as exc:  # noqa: BLE001 - whatever openpyxl trips on, the user gets a located code
         detail = f"openpyxl: {type(exc).__name__}: {exc}".splitlines()[0][:200]
-        raise ReadError(problem("KPI-E100", Location(file=str(src)), detail=detail)) from exc
+        raise _unopenable(problem("KPI-E100", Location(file=str(src)), detail=detail)) from exc
 
 
 def _text(cell: Any, value: Any) -> Any:

@@ -471,7 +471,7 @@ CASES: list[Case] = [
     Case("dtd_in_meta_sheet", lambda g, d: edit(g, d, on_sheet(META), _after_decl(DTD)), "KPI-E116"),
     Case("deep_nesting_in_sheet", lambda g, d: edit(g, d, on_sheet(INDICATOR), _deep_nesting(50_000)), None,
          readable=True),
-    Case("malformed_workbook_xml", lambda g, d: edit(g, d, "xl/workbook.xml", lambda x: x[:len(x) // 2]), None),
+    Case("malformed_workbook_xml", lambda g, d: edit(g, d, "xl/workbook.xml", lambda x: x[:len(x) // 2]), "KPI-E100"),
     Case("malformed_sheet_xml", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: x[:len(x) // 2]), "KPI-E100"),
     Case("non_utf8_workbook_xml", _non_utf8, "KPI-E100"),
     # cells far away: read in a small bound, validated exactly like the good file
@@ -521,7 +521,7 @@ CASES: list[Case] = [
          "KPI-E114"),
     Case("catalog_parts_text", lambda g, d: edit(g, d, on_sheet(META), meta_value("catalog_parts", "many")),
          "KPI-E104", readable=True),
-    Case("meta_checksum_edited", lambda g, d: edit(g, d, on_sheet(META), meta_value("district_code", "1001")),
+    Case("meta_checksum_edited", lambda g, d: edit(g, d, on_sheet(META), meta_value("district_name_en", "Hacked")),
          "KPI-E104", readable=True),
 ]
 
