@@ -596,6 +596,8 @@ def _contract_names(names: tuple[_Name, ...], wanted_scopes: set[str], sheets: s
             if not bad and n.sheet in sheets:
                 used.append(n)  # a name of the district's own: read as before, if it is sane
             continue
+        if expected not in sheets:
+            continue  # the sheet itself is gone: KPI-E113 (metadata) or KPI-E111 says so, once
         if bad or n.sheet != expected:
             where = n.target or f"'{n.sheet}'!{n.cell}"
             misdirected.append(problem("KPI-E115", Location(file=file, sheet=n.scope or expected, name=n.name),
