@@ -486,6 +486,11 @@ CASES: list[Case] = [
          readable=True),
     Case("stray_far_text", lambda g, d: edit(g, d, on_sheet(INDICATOR), add_cell(
         "ZZ500000", '<is><t>hello</t></is>'.replace("<is>", "<is>"))), None, readable=True),
+    Case("stray_far_tab_attribute", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: add_cell("XFD1048576")(x)
+                                                      .replace(b'<c r="XFD1048576"', b'<c\tr="XFD1048576"')),
+         None, readable=True),
+    Case("stray_far_newline_single_quotes", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: add_cell(
+        "XFD1048576")(x).replace(b'<c r="XFD1048576"', b"<c\n r='XFD1048576'")), None, readable=True),
     Case("many_rows_100k", lambda g, d: edit(g, d, on_sheet(INDICATOR), _many_rows(100_000)), None, readable=True),
     # narratives a spreadsheet may take for something else
     Case("control_byte_narrative", lambda g, d: edit(g, d, on_sheet(INDICATOR), narrative("ก\x01ข\x02ค")), None,
