@@ -123,34 +123,16 @@ def redirect(name: str, target: str, sheet: str | None = INDICATOR) -> Callable[
 
 
 def meta_value(key: str, value: str) -> Callable[[bytes], bytes]:
-    """Set the metadata row ``key``'s value (column B) to ``value`` as an inline string."""
+    """Set the metadata row ``key``'s value (column B) to ``value`` as an inline string (the
+    filled workbooks keep their strings inline, as ``kpi_xl.fill`` writes them)."""
     def change(xml: bytes) -> bytes:
         text = xml.decode()
         cells = re.findall(r'<c r="A([0-9]+)"[^>]*>(.*?)</c>', text, re.S)
-        row = next(r for r, body in cells if f">{key}<" in body or _shared_key(body) == key)
+        row = next(r for r, body in cells if f">{key}<" in body)
         pattern = rf'<c r="B{row}"[^>]*>.*?</c>'
         out = re.sub(pattern, f'<c r="B{row}" t="inlineStr"><is><t>{value}</t></is></c>', text, count=1, flags=re.S)
         return out.encode()
     return change
-
-
-_SHARED: list[str] = []
-
-
-def _shared_key(body: str) -> str | None:
-    match = re.search(r"<v>([0-9]+)</v>", body)
-    if match and "t=" not in body and _SHARED:
-        return None
-    if match and _SHARED:
-        return _SHARED[int(match.group(1))]
-    return None
-
-
-def with_shared_strings(good: Path) -> None:
-    """Load the good workbook's shared strings once, for meta_value to find keys stored there."""
-    parts = members(good)
-    xml = parts.get("xl/sharedStrings.xml", b"").decode()
-    _SHARED[:] = [re.sub(r"<[^>]+>", "", si) for si in re.findall(r"<si>(.*?)</si>", xml, re.S)]
 
 
 NARRATIVE_CELL = "C20"  # q1_report of KPI-05 in the form spec
@@ -537,5 +519,4 @@ def by_name(name: str) -> Case:
 
 def make_case(case: Case, good: Path, folder: Path) -> Path:
     """Write ``case`` into ``folder`` (named after the case, with the good file's suffix)."""
-    with_shared_strings(good)
     return case.make(good, folder / f"{case.name}{good.suffix}")
