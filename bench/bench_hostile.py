@@ -106,7 +106,7 @@ def main() -> None:
         out = work / "result" / "summary.xlsx"
         out.parent.mkdir(exist_ok=True)
         t = time.perf_counter()
-        run = subprocess.run([str(Path(sys.executable).with_name("kpi-xl")), "consolidate", str(inbox), "--catalog",
+        run = subprocess.run([sys.executable, "-m", "kpi_xl", "consolidate", str(inbox), "--catalog",
                               str(catalog_path), "--quarter", "4", "--out", str(out),
                               "--db", f"sqlite:///{work / 'history.sqlite'}"], capture_output=True, text=True)
         elapsed = time.perf_counter() - t

@@ -30,7 +30,8 @@ from kpi_xl.catalog import Catalog
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile  # noqa: E402 - the generator sits beside this file
 
-KPI_XL = Path(sys.executable).with_name("kpi-xl")
+_SCRIPT = Path(sys.executable).with_name("kpi-xl")
+KPI_XL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kpi_xl"]
 ADDRESS_SPACE = 1 << 30  # 1 GiB: the reader's bound is 200 MB per workbook, the interpreter needs the rest
 
 
@@ -40,7 +41,7 @@ def _limit() -> None:
 
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([str(KPI_XL), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
+    return subprocess.run([*KPI_XL, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
                           preexec_fn=_limit, timeout=300, check=False)
 
 
