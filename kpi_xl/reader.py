@@ -630,20 +630,24 @@ def _within_form(a1: str) -> bool:
 # Any cell (or row) reference beyond Z999: one regex pass tells a normal form sheet from one with
 # cells far away (``r="XFD1048576"``); only the latter is trimmed. The pattern starts with the
 # literal `` r=`` and alternates the quotes so that ``re`` can skip ahead fast (≈ 1 ms for 30
-# sheets; ``\sr\s*=`` took 7 ms). An attribute written with other whitespace (``\tr=``) escapes
-# this regex, so a sheet holding a tab or line break at all (a single-byte search, 0.2 ms) is
-# trimmed too: cutting cells beyond the named area never changes what is read. Left out (calamine
-# then builds its grid as the file says; in a consolidation that file alone is marked unreadable,
-# see consolidate.check_file): ``r = "…"`` with spaces around ``=``, and cells with no ``r``.
+# sheets; ``\sr\s*=`` took 7 ms). Every writer puts ``r="…"`` first on a cell and a row; a cell
+# or row without it there (no ``r`` at all: its place follows the previous one; ``r`` later, or
+# written ``r = '…'``) escapes that regex, so such a sheet is trimmed too (``_ODD``, 0.6 ms), as is
+# one holding a tab or line break (a single-byte search): cutting cells beyond the named area never
+# changes what is read.
 _FAR = re.compile(rb""" r=(?:"|')(?:[A-Z]{2}|[A-Z]*[0-9]{4})""")
+_ODD = re.compile(rb"""<(?:c|row)(?! r=")[\s>/]""")
+_TOKEN = re.compile(rb"<(/?)(?:\w+:)?(row|c)\b([^>]*?)(/?)>")
+_CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
+_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+_ROW_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']([0-9]{1,7})["']""")
+_EMPTY_SHEET = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>')
 
 
 def _maybe_far(xml: bytes) -> bool:
-    return _FAR.search(xml) is not None or b"\t" in xml or b"\n" in xml or b"\r" in xml
-_CELL_ELEMENT = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>.*?</(?:\w+:)?c>)", re.S)
-_R_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
-_EMPTY_SHEET = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>')
+    return (_FAR.search(xml) is not None or _ODD.search(xml) is not None
+            or b"\t" in xml or b"\n" in xml or b"\r" in xml)
 
 
 def _trim_far_cells(xml: dict[str, bytes], used: list[_Name], meta_sheet: str) -> dict[str, bytes]:
@@ -660,19 +664,46 @@ def _trim_far_cells(xml: dict[str, bytes], used: list[_Name], meta_sheet: str) -
             cells = [_rc(n.cell) for n in used if n.sheet == sheet]
             last_row = max((r for r, _ in cells), default=0) + 1
             last_col = max((c for _, c in cells), default=0) + 1
-
-        def keep(match: re.Match[bytes], last_row: int = last_row, last_col: int = last_col) -> bytes:
-            ref = _R_ATTR.search(match.group(1))
-            if ref is None:
-                return match.group(0)
-            letters, digits = ref.groups()
-            col = 0
-            for ch in letters:
-                col = col * 26 + ch - 64
-            return match.group(0) if int(digits) <= last_row and col <= last_col else b""
-
-        out[sheet] = _CELL_ELEMENT.sub(keep, body)
+        out[sheet] = _cut(body, last_row, last_col)
     return out
+
+
+def _cut(xml: bytes, last_row: int, last_col: int) -> bytes:
+    """``xml`` without the cells beyond row ``last_row`` or column ``last_col`` (1-based). Each
+    cell's place is its ``r``, else the one after the previous cell (a row's: after the previous
+    row), as calamine places them. Implicit places only grow along a row, so a cut never moves a
+    cell that stays."""
+    parts: list[bytes] = []
+    copied = 0  # xml[:copied] is decided
+    row = col = 0
+    for token in _TOKEN.finditer(xml):
+        if token.start() < copied:
+            continue  # inside a cell already cut
+        closing, tag, attrs, self_closing = token.groups()
+        if closing:
+            continue
+        if tag == b"row":
+            found = _ROW_ATTR.search(attrs)
+            row, col = (int(found.group(1)) if found else row + 1), 0
+            continue
+        ref = _R_ATTR.search(attrs)
+        if ref is not None:
+            col = 0
+            for ch in ref.group(1):
+                col = col * 26 + ch - 64
+            at_row = int(ref.group(2))
+        else:
+            col, at_row = col + 1, row
+        if at_row <= last_row and col <= last_col:
+            continue
+        end = token.end()
+        if not self_closing:
+            close = _CELL_END.search(xml, end)
+            end = close.end() if close is not None else len(xml)
+        parts.append(xml[copied:token.start()])
+        copied = end
+    parts.append(xml[copied:])
+    return b"".join(parts)
 
 
 def _calamine_package(zf: zipfile.ZipFile, data: bytes, file: str, parts: dict[str, str], needed: list[str],

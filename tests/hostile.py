@@ -473,6 +473,12 @@ CASES: list[Case] = [
          None, readable=True),
     Case("stray_far_newline_single_quotes", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: add_cell(
         "XFD1048576")(x).replace(b'<c r="XFD1048576"', b"<c\n r='XFD1048576'")), None, readable=True),
+    Case("stray_far_spaced_attribute", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: add_cell("XFD1048576")(x)
+                                                         .replace(b'<c r="XFD1048576"', b'<c r = "XFD1048576"')),
+         None, readable=True),
+    Case("stray_far_cell_without_r", lambda g, d: edit(g, d, on_sheet(INDICATOR), lambda x: x.replace(
+        b"</sheetData>", b'<row r="1048576"><c><v>1</v></c><c t="s" s="0"><v>0</v></c></row></sheetData>', 1)),
+         None, readable=True),
     Case("many_rows_100k", lambda g, d: edit(g, d, on_sheet(INDICATOR), _many_rows(100_000)), None, readable=True),
     # narratives a spreadsheet may take for something else
     Case("control_byte_narrative", lambda g, d: edit(g, d, on_sheet(INDICATOR), narrative("ก\x01ข\x02ค")), None,
