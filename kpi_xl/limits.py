@@ -59,3 +59,9 @@ MAX_META_ROWS: Final = 2000
 #: ``catalog_parts``: 30,000 characters each; 1,000 parts = 30 MB of catalog JSON, ≈ 1000× the
 #: sample catalog. A larger count is an edited sheet, refused before any part is gathered.
 MAX_CATALOG_PARTS: Final = 1000
+
+#: The reader caches the parsed sheet list and defined names on their XML text (workbooks of one
+#: catalog share it). Only texts up to 1 M characters (a real 30-indicator workbook: 60 k) and
+#: name lists up to 20,000 are cached, so the 64 cache entries never hold more than ≈ 64 MB.
+CACHED_XML_CHARS: Final = 1_000_000
+CACHED_NAMES: Final = 20_000

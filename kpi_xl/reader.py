@@ -209,6 +209,14 @@ def _section(xml: str, tag: str) -> str:
     return xml[opening.start():end + len(tag) + 1] if end >= 0 else ""
 
 
+def _cached(function: Any, xml: str, *args: Any) -> Any:
+    """``function(xml, …)`` through its cache only when ``xml`` is of a real workbook's size: the
+    cache keeps its keys alive, and 64 hostile 30 MB parts must not stay in memory."""
+    if len(xml) <= limits.CACHED_XML_CHARS:
+        return function(xml, *args)
+    return function.__wrapped__(xml, *args)
+
+
 @lru_cache(maxsize=64)
 def _sheets(xml: str) -> tuple[tuple[str, str], ...]:
     """(sheet name, relationship id) in workbook order."""
@@ -436,11 +444,11 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
                 detail = "ไม่ใช่แฟ้ม Excel (.xlsx/.xlsm) / not an Excel workbook (.xlsx/.xlsm)"
             raise _unreadable(file, detail)
         workbook_xml = _text(_member(zf, data, workbook_part, file), workbook_part, file)
-        sheet_rids = _sheets(_section(workbook_xml, "sheets"))
+        sheet_rids = _cached(_sheets, _section(workbook_xml, "sheets"))
         if len(sheet_rids) > limits.MAX_SHEETS:
             raise _too_large(file, f"{workbook_part} (แผ่นงาน / sheets)", len(sheet_rids), limits.MAX_SHEETS)
         sheet_names = [name for name, _ in sheet_rids]
-        names = _defined_names(_section(workbook_xml, "definedNames"), tuple(sheet_names))
+        names = _cached(_defined_names, _section(workbook_xml, "definedNames"), tuple(sheet_names))
 
         indicator_sheets = [n.scope for n in names if n.name == KPI_CODE and n.scope is not None]
         if meta_sheet not in sheet_names and not indicator_sheets:
@@ -580,7 +588,8 @@ def _contract_names(names: tuple[_Name, ...], wanted_scopes: set[str], sheets: s
     """The names to read, and KPI-E115 for every contract name that does not point where the form
     says: one cell, within the form's area, on its own indicator sheet (sheet-scoped fields) or on
     the cover/metadata sheet (workbook names). A misdirected name is never read."""
-    used, misdirected = _classify(names, frozenset(wanted_scopes), frozenset(sheets))
+    classify = _classify if len(names) <= limits.CACHED_NAMES else _classify.__wrapped__
+    used, misdirected = classify(names, frozenset(wanted_scopes), frozenset(sheets))
     return list(used), [
         problem("KPI-E115", Location(file=file, sheet=sheet, name=name), name=name, value=where, expected=expected)
         for name, sheet, where, expected in misdirected

@@ -268,6 +268,13 @@ def _many_sheets(count: int) -> Callable[[Path, Path], Path]:
     return lambda good, dst: edit(good, dst, "xl/workbook.xml", change)
 
 
+def _many_names(count: int) -> Callable[[Path, Path], Path]:
+    def change(xml: bytes) -> bytes:
+        extra = "".join(f"<definedName name=\"own_{i}\">'{COVER}'!$A${i % 50 + 1}</definedName>" for i in range(count))
+        return xml.replace(b"</definedNames>", extra.encode() + b"</definedNames>", 1)
+    return lambda good, dst: edit(good, dst, "xl/workbook.xml", change)
+
+
 def _many_rows(count: int) -> Callable[[bytes], bytes]:
     def change(xml: bytes) -> bytes:
         rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(200, 200 + count))
@@ -426,6 +433,7 @@ CASES: list[Case] = [
     Case("duplicate_member_workbook", _duplicate("xl/workbook.xml"), "KPI-E100"),
     Case("many_members_5000", _many_members(5000), "KPI-E114"),
     Case("many_sheets_1500", _many_sheets(1500), "KPI-E114"),
+    Case("many_defined_names_50k", _many_names(50_000), None, readable=True),
     Case("bomb_sheet_1_2_GiB", _bomb(on_sheet(INDICATOR), int(1.2 * GiB)), "KPI-E114", heavy=True),
     Case("bomb_unused_member_64_MiB", _bomb("xl/media/zeros.bin", 64 * MiB), "KPI-E114"),
     Case("bomb_lying_header_200_MiB", _lying_bomb, "KPI-E114", heavy=True),
