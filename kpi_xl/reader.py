@@ -36,13 +36,14 @@ import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 
 import python_calamine
 
 from . import limits
 from .form import load_spec
 from .model import Cell, RawWorkbook
+from .names import ContractName, contract_names
 from .problems import KpiError, Location, Problem, problem
 
 __all__ = ["ReadError", "read_workbook", "parse_reference"]
@@ -150,12 +151,7 @@ def _rc(a1: str) -> tuple[int, int]:
 _RC_CACHE: dict[str, tuple[int, int]] = {}  # the same few hundred addresses recur in every workbook
 
 
-class _Name(NamedTuple):
-    name: str
-    scope: str | None  # the sheet of a sheet-scoped name, None for a workbook-scoped one
-    sheet: str  # the sheet the name points at ("" when it points at no sheet of this workbook)
-    cell: str  # its cell, or the top-left of a range ("" when it is no reference)
-    target: str  # "" for one plain cell; else what the name holds (a range, [1]Book!A1, #REF!…)
+_Name = ContractName  # one defined name as found (see kpi_xl/names.py)
 
 
 def _workbook_part(zf: zipfile.ZipFile, members: set[str]) -> str | None:
@@ -456,7 +452,7 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
                                     detail="no _kpi_meta sheet and no kpi_code names"))
 
         wanted_scopes = set(indicator_sheets)
-        used, misdirected = _contract_names(names, wanted_scopes, set(sheet_names), file)
+        used, misdirected = contract_names(names, wanted_scopes, set(sheet_names), file)
         needed = _ordered({n.sheet for n in used} | ({meta_sheet} & set(sheet_names)), sheet_names)
 
         modified = _modified(zf, members)
@@ -581,57 +577,6 @@ def _calamine_parts(members: set[str]) -> list[str]:
 
 
 # --- names -------------------------------------------------------------------------------------
-
-
-def _contract_names(names: tuple[_Name, ...], wanted_scopes: set[str], sheets: set[str],
-                    file: str) -> tuple[list[_Name], list[Problem]]:
-    """The names to read, and KPI-E115 for every contract name that does not point where the form
-    says: one cell, within the form's area, on its own indicator sheet (sheet-scoped fields) or on
-    the cover/metadata sheet (workbook names). A misdirected name is never read."""
-    classify = _classify if len(names) <= limits.CACHED_NAMES else _classify.__wrapped__
-    used, misdirected = classify(names, frozenset(wanted_scopes), frozenset(sheets))
-    return list(used), [
-        problem("KPI-E115", Location(file=file, sheet=sheet, name=name), name=name, value=where, expected=expected)
-        for name, sheet, where, expected in misdirected
-    ]
-
-
-@lru_cache(maxsize=64)
-def _classify(names: tuple[_Name, ...], wanted_scopes: frozenset[str],
-              sheets: frozenset[str]) -> tuple[tuple[_Name, ...], tuple[tuple[str, str, str, str], ...]]:
-    """:func:`_contract_names` without the file, cached: the names of one catalog's workbooks are
-    the same tuple (see :func:`_defined_names`), and this loop over ~750 names took 3 ms."""
-    spec = load_spec()
-    expected_sheet = {name: spec.sheets[where.sheet] for name, where in spec.workbook_names.items()}
-    used: list[_Name] = []
-    misdirected: list[tuple[str, str, str, str]] = []
-    for n in names:
-        if n.scope is None:
-            expected = expected_sheet.get(n.name)
-        elif n.scope in wanted_scopes:
-            expected = n.scope if n.name in spec.fields else None
-        else:
-            continue
-        bad = bool(n.target) or not _within_form(n.cell)
-        if expected is None:
-            if not bad and n.sheet in sheets:
-                used.append(n)  # a name of the district's own: read as before, if it is sane
-            continue
-        if expected not in sheets:
-            continue  # the sheet itself is gone: KPI-E113 (metadata) or KPI-E111 says so, once
-        if bad or n.sheet != expected:
-            misdirected.append((n.name, n.scope or expected, n.target or f"'{n.sheet}'!{n.cell}", expected))
-            continue
-        used.append(n)
-    return tuple(used), tuple(misdirected)
-
-
-def _within_form(a1: str) -> bool:
-    match = _CELL.match(a1)
-    if match is None:
-        return False
-    row, col = _rc(a1)
-    return row < limits.MAX_NAMED_ROW and col < limits.MAX_NAMED_COLUMN
 
 
 # --- far cells ---------------------------------------------------------------------------------
