@@ -76,8 +76,10 @@ def _classify(names: tuple[ContractName, ...], wanted_scopes: frozenset[str],
             if not bad and n.sheet in sheets:
                 used.append(n)  # a name of the district's own: read as before, if it is sane
             continue
-        if expected not in sheets:
-            continue  # the sheet itself is gone: KPI-E113 (metadata) or KPI-E111 says so, once
+        if expected not in sheets or "#REF!" in n.target:
+            # The sheet itself is gone, or the cell was deleted (#REF!): KPI-E113 (metadata) or
+            # KPI-E111 ("do not delete input cells") says so, once.
+            continue
         if bad or n.sheet != expected:
             misdirected.append((n.name, n.scope or expected, n.target or f"'{n.sheet}'!{n.cell}", expected))
             continue

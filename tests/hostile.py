@@ -505,7 +505,7 @@ CASES: list[Case] = [
     Case("name_to_external_book", lambda g, d: edit(g, d, "xl/workbook.xml", redirect("level_3", f"[1]{INDICATOR}!$D$10")),
          "KPI-E115", readable=True),
     Case("name_to_ref_error", lambda g, d: edit(g, d, "xl/workbook.xml", redirect("level_3", "#REF!")),
-         "KPI-E115", readable=True),
+         "KPI-E111", readable=True),
     Case("name_to_missing_sheet", lambda g, d: edit(g, d, "xl/workbook.xml", redirect("level_3", "'Nope'!$D$10")),
          "KPI-E115", readable=True),
     Case("name_to_far_cell", lambda g, d: edit(g, d, "xl/workbook.xml", redirect("level_3", f"'{INDICATOR}'!$XFD$1048576")),
