@@ -5,8 +5,9 @@ sheet XML inflates to 1.2 GiB, one stray cell at ``XFD1048576`` (calamine then b
 of 17 billion cells) or one edited metadata count can take gigabytes and stop a whole
 consolidation. The reader checks these limits **before** inflating anything (from the zip central
 directory) and again while inflating (a bounded decompressor: local headers can lie), and turns a
-breach into one located, coded problem (KPI-E114 for the package, KPI-E116 for the metadata
-sheet), never into a multi-GB read.
+breach into one located, coded problem (KPI-E114, naming the part and the limit), never into a
+multi-GB read. Far cells are not refused but cut before calamine sees them (see
+``kpi_xl.reader._trim_far_cells``): a workbook with one stray cell validates as without it.
 
 The values are generous multiples of what the real builder writes. Measured on a filled workbook of
 30 indicators (``bench/bench_read.py``): ≈ 140 zip members, the largest part ``xl/workbook.xml``
@@ -42,17 +43,11 @@ MAX_MEMBERS: Final = 4000
 #: Sheets listed in ``xl/workbook.xml``. The form has 4 fixed sheets plus one per indicator.
 MAX_SHEETS: Final = 1000
 
-#: A contract cell must lie within the form's area: no form row is beyond 1000 even after a clerk
-#: inserts rows, no form column beyond AZ. A name pointing further is misdirected (KPI-E115); the
-#: reader never reads that far.
+#: A contract cell must lie within the form's area: the form has ≈ 40 rows, so even after a clerk
+#: inserts many rows none is beyond 5000, and no form column is beyond AZ. A name pointing further
+#: is misdirected (KPI-E115, kpi_xl/names.py); no reader reads that far.
 MAX_NAMED_ROW: Final = 5000
 MAX_NAMED_COLUMN: Final = 52  # AZ
-
-#: Cells beyond the named area are cut before calamine builds its dense grid only when a sheet has
-#: any cell outside this cheap-to-test box (column ≤ Z, row ≤ 999): then a stray far cell costs
-#: one pass over that sheet's XML, not a grid sized by the stray cell.
-FAST_PATH_COLUMNS: Final = 26
-FAST_PATH_ROWS: Final = 999
 
 #: Rows read from the hidden metadata sheet. The builder writes 10 + ``catalog_parts`` rows.
 MAX_META_ROWS: Final = 2000
