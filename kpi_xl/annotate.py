@@ -81,28 +81,10 @@ _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _unopenable(item: Any) -> Exception:
     """The error for a workbook openpyxl cannot open: a :class:`~kpi_xl.reader.ReadError` (its one
-    coded, bilingual problem). The ``validate`` command does not catch it and ``cli.main`` turns a
-    KpiError into ``typer.Exit`` outside the app (printed as a traceback), so the error is also
-    the CLI library's own ``ClickException``: the app prints the problem and exits 2. Python callers
-    catch it as ``KpiError`` like any other."""
+    coded, bilingual problem), which ``cli.main`` prints like any other library error (exit 2)."""
     from .reader import ReadError
 
-    try:
-        from typer._click.exceptions import ClickException  # typer ≥ 0.17 carries its own click
-    except ImportError:  # pragma: no cover - older typer: the real click
-        try:
-            from click import ClickException  # type: ignore[no-redef]
-        except ImportError:
-            return ReadError(item)
-
-    class AnnotateError(ReadError, ClickException):  # type: ignore[misc, valid-type]
-        exit_code = 2
-
-        def __init__(self, found: Any) -> None:
-            ReadError.__init__(self, found)
-            ClickException.__init__(self, f"{found.code} {found.message_th}\n{found.code} {found.message_en}")
-
-    return AnnotateError(item)
+    return ReadError(item)
 
 
 def _load(openpyxl: Any, src: Path, keep_vba: bool) -> Workbook:
