@@ -470,10 +470,19 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
         modified = _modified(zf, members)
         parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
         # Every part calamine will inflate is inflated here first, bounded: its declared size may lie.
-        xml = {sheet: _no_dtd(_member(zf, data, parts[sheet], file), parts[sheet], file)
-               for sheet in needed if sheet in parts}
+        xml: dict[str, bytes] = {}
+        plain: set[str] = set()
+        for sheet in needed:
+            if sheet in parts:
+                body = xml[sheet] = _member(zf, data, parts[sheet], file)
+                if plain_sheet(body):  # no "<!" at all, so no DTD either: one scan serves both
+                    plain.add(sheet)
+                else:
+                    _no_dtd(body, parts[sheet], file)
         extra = {part: _no_dtd(_member(zf, data, part, file), part, file) for part in _calamine_parts(members)}
         try:
+            if len(plain) < len(xml):
+                raise Fallback("sheet")
             values, meta_lines = _fast_values(zf, workbook_part, workbook_xml, parts, xml, extra, used, meta_sheet)
         except Fallback:
             values, meta_lines = _calamine_values(zf, data, file, parts, needed, xml, used, meta_sheet, sheet_names)
@@ -519,15 +528,13 @@ def _fast_values(zf: zipfile.ZipFile, workbook_part: str, workbook_xml: str, par
                  xml: dict[str, bytes], extra: dict[str, bytes], used: list[_Name],
                  meta_sheet: str) -> tuple[list[Any], list[MetaLine]]:
     """Every used name's value and the metadata rows, parsed once from the sheet XML already
-    inflated (see :mod:`kpi_xl.sheetcells`); raises :class:`Fallback` for what only calamine
+    inflated, every sheet plain (see :mod:`kpi_xl.sheetcells`); raises :class:`Fallback` for what only calamine
     reads the way it always did."""
     if workbook_part != "xl/workbook.xml" or "date1904" in workbook_xml or \
             not workbook_xml.rstrip().endswith("workbook>"):
         raise Fallback("workbook")
     for sheet, body in xml.items():
         check_crc(body, zf.getinfo(parts[sheet]).CRC)
-        if not plain_sheet(body):
-            raise Fallback(sheet)
     for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
         if part in extra:
             check_crc(extra[part], zf.getinfo(part).CRC)

@@ -85,8 +85,15 @@ _SHAPE = (rb'(?:(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?'
 
 @lru_cache(maxsize=256)
 def _finder(refs: tuple[str, ...]) -> re.Pattern[bytes]:
-    alternatives = b"|".join(sorted({r.encode("ascii") for r in refs}, key=len, reverse=True))
-    return re.compile(rb'<c r="(' + alternatives + rb')"' + _SHAPE)
+    """The cells' addresses grouped by column (``B(?:21|3)|D(?:9)``): ``re`` tries alternatives
+    one by one at each cell, so ~4 groups beat ~23 addresses."""
+    by_column: dict[str, set[str]] = {}
+    for ref in refs:
+        column = ref.rstrip("0123456789")
+        by_column.setdefault(column, set()).add(ref[len(column):])
+    alternatives = "|".join(f"{column}(?:{'|'.join(sorted(rows, key=len, reverse=True))})"
+                            for column, rows in sorted(by_column.items()))
+    return re.compile(rb'<c r="(' + alternatives.encode("ascii") + rb')"' + _SHAPE)
 
 
 class SharedStrings:
