@@ -552,7 +552,9 @@ def test_summary_sheets_and_page_setup(summary_book: openpyxl.Workbook, scenario
     assert summary_book.sheetnames == SHEETS
     for ws in summary_book.worksheets:
         assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9, ws.title
-        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        # A fixed 90 %, never fit-to-width: wide sheets go on across pages instead of shrinking to 5 pt
+        assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.scale == 90, ws.title
     frozen = {ws.title: ws.freeze_panes for ws in summary_book.worksheets}
     assert frozen["สถานะการส่ง"] == "C2" and frozen["คะแนนรายเขต"] == "C3" and frozen["ปัญหาที่พบ"] == "A2"
     assert frozen["ข้อมูล"] == "E3"
@@ -562,7 +564,7 @@ def test_summary_sheets_and_page_setup(summary_book: openpyxl.Workbook, scenario
     with zipfile.ZipFile(scenario.out) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert len(charts) == 2
-        assert b'barDir val="bar"' in z.read(charts[0]) and b'grouping val="stacked"' in z.read(charts[1])
+        assert b'barDir val="col"' in z.read(charts[0]) and b'grouping val="stacked"' in z.read(charts[1])
         core = z.read("docProps/core.xml").decode()
         assert "2021-03-31T00:00:00Z" in core  # fixed: the quarter's last day, not the clock
 
