@@ -48,7 +48,10 @@ class Page:
 
     @property
     def body(self) -> list[Word]:
-        return [w for w in self.words if w.y0 < self.height - self.footer_band and w.x1 - w.x0 > 0.5]
+        """Words above the footer, less pdftotext's zero-width pieces and pieces of text turned upright
+        (a chart's axis labels: one glyph wider than tall, which no upright glyph is)."""
+        return [w for w in self.words if w.y0 < self.height - self.footer_band and w.x1 - w.x0 > 0.5
+                and not (len(w.text) == 1 and w.x1 - w.x0 > w.height)]
 
     @property
     def footer(self) -> list[Word]:

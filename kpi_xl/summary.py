@@ -717,8 +717,8 @@ def data_columns() -> list[tuple[str, str]]:
     return fixed + fields
 
 
-DATA_NOTE = ("แผ่นงานนี้ใช้กรองและทำ PivotTable บนจอ ไม่ได้จัดไว้พิมพ์ (พิมพ์แผ่นงานอื่น หรือกรองแล้วพิมพ์เฉพาะที่เลือก) / "
-             "for filtering on screen, not for printing: print the other sheets, or filter and print a selection")
+DATA_NOTE = ("แผ่นงานนี้ใช้กรองและทำ PivotTable บนจอ ไม่ได้จัดไว้พิมพ์ (พิมพ์แผ่นงานอื่น หรือกรองแล้วพิมพ์เฉพาะที่เลือก)\n"
+             "For filtering on screen, not for printing: print the other sheets, or filter and print a selection.")
 
 
 def _data(book: _Book) -> None:
@@ -802,8 +802,11 @@ def _data(book: _Book) -> None:
     # For filtering on screen, not for paper: 40 columns print at 4 pt even three pages wide. The print
     # area is a note beside the table saying so; a person who wants rows on paper filters and prints a selection.
     note = len(columns) + 1
-    ws.write_string(0, note, DATA_NOTE, fmt["section"])
-    ws.set_column(note, note, 110)
+    ws.write_string(0, note, DATA_NOTE, book.wb.add_format({"font_name": FONT, "font_size": FONT_SIZE, "bold": True,
+                                                              "font_color": "#1F4E78", "text_wrap": True,
+                                                              "valign": "top"}))
+    ws.set_column(note, note, PAGE_CHARS - 8)
+    ws.set_row(0, LINE_HEIGHT * 3 + 4)
     ws.print_area(0, note, 0, note)
     s.finish()
 
