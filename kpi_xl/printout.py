@@ -55,7 +55,11 @@ class Page:
 
     @property
     def footer(self) -> list[Word]:
-        return [w for w in self.words if w.y0 >= self.height - self.footer_band]
+        """The footer line: words of the bottom band on the line of its page number ("หน้า"). LibreOffice
+        also writes clipped, invisible text of a chart anchored on the next page into the band."""
+        band = [w for w in self.words if w.y0 >= self.height - self.footer_band]
+        marks = [w.y0 for w in band if w.text == "หน้า"]
+        return [w for w in band if abs(w.y0 - marks[-1]) < 2.0] if marks else band
 
     @property
     def footer_text(self) -> str:

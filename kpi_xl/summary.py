@@ -264,6 +264,10 @@ class _Book:
             "rank_marked": f(num_format='0" *"', font_color="#C00000", **border),
             # Ranks centred, so a rank never touches the district name beside it on paper
             "rank": f(num_format="0", align="center", **border),
+            "code": f(num_format="0", align="center", **border),
+            # Long lines of the overview wrap inside columns A-D, the part that prints
+            "title_wrap": f(bold=True, font_size=22, text_wrap=True),
+            "note_wrap": f(text_wrap=True),
             "rank_marked_c": f(num_format='0" *"', font_color="#C00000", align="center", **border),
         }
         self.status_fmt = {key: f(bg_color=colour, **border) for key, colour in STATUS_COLOURS.items()}
@@ -327,6 +331,8 @@ def _overview(book: _Book) -> None:
     ws, fmt = s.ws, book.fmt
     title = r.catalog_title_th or "ตัวชี้วัดของสำนักงานเขต"
     _title(s, f"สรุปผลการรายงาน{title} ไตรมาสที่ {r.quarter}", "KPI consolidation summary")
+    ws.merge_range(0, 0, 0, 3, f"สรุปผลการรายงาน{title} ไตรมาสที่ {r.quarter}", fmt["title_wrap"])
+    ws.set_row(0, 66)
     counts = r.counts
     total = counts["districts"]
     stats: list[tuple[str, str, Any, str]] = [
@@ -363,8 +369,9 @@ def _overview(book: _Book) -> None:
     s.note(2, "จำนวน / ค่า", 2)
     stats_end = 4 + len(stats)
     rule_th, rule_en = _rule(book)
-    ws.write_string(stats_end, 0, f"คะแนนจากข้อมูลผิดในคะแนนถ่วงน้ำหนัก: {rule_th} / scores resting on errors: {rule_en}",
-                    fmt["plain"])
+    ws.merge_range(stats_end, 0, stats_end, 3, f"คะแนนจากข้อมูลผิดในคะแนนถ่วงน้ำหนัก: {rule_th}\n"
+                   f"scores resting on errors: {rule_en}", fmt["note_wrap"])
+    ws.set_row(stats_end, LINE_HEIGHT * 2 + 4)
     stats_end += 1
 
     # Printed as a report: page 1 the counts, then each chart on a page of its own, then the ranking, whose
@@ -413,7 +420,8 @@ def _overview(book: _Book) -> None:
                                                                       "fg_color": FLAGGED_COLOUR, "bg_color": "#FFFFFF"},
                        "border": {"color": "#C00000"}} if row.flagged else None)
     last = first + max(len(ordered), 1) - 1
-    ws.write_string(last + 1, 0, _flag_note(book), fmt["plain"])
+    ws.merge_range(last + 1, 0, last + 1, 3, _flag_note(book), fmt["note_wrap"])
+    ws.set_row(last + 1, LINE_HEIGHT * 6 + 4)
     s.finish()
     chart_px = s.width_px(0, 3) - 8
 
@@ -492,7 +500,7 @@ def _status(book: _Book) -> None:
     rows = r.districts.to_dict("records")
     for i, d in enumerate(rows, start=1):
         st = book.status_fmt.get(d["status"], fmt["cell"])
-        s.write(i, 0, d["district_code"], fmt["int"])
+        s.write(i, 0, d["district_code"], fmt["code"])
         s.write(i, 1, d["district_name_th"])
         s.write(i, 2, d["status_th"], st)
         s.write(i, 3, d["status_en"], st)
@@ -521,7 +529,7 @@ def _status(book: _Book) -> None:
     ws.set_row(row0 + 1, 48)
     for i, u in enumerate(unused.to_dict("records"), start=row0 + 2):
         st = book.status_fmt.get(u["status"], fmt["cell"])
-        s.write(i, 0, u["district_code"], fmt["int"])
+        s.write(i, 0, u["district_code"], fmt["code"])
         s.write(i, 1, u["district_name_th"])
         s.write(i, 2, u["status_th"], st)
         s.write(i, 3, u["status_en"], st)
@@ -586,7 +594,7 @@ def _scores(book: _Book) -> None:
     first = 2
     for i, d in enumerate(rows, start=first):
         code = d["district_code"]
-        s.write(i, 0, code, fmt["int"])
+        s.write(i, 0, code, fmt["code"])
         s.write(i, 1, d["district_name_th"])
         for j, ind in enumerate(codes):
             if (code, ind) not in matrix:
@@ -681,7 +689,7 @@ def _problems(book: _Book) -> None:
     ws.set_row(0, 48)
     rows = r.problems.to_dict("records")
     for i, p in enumerate(rows, start=1):
-        s.write(i, 0, p["district_code"], fmt["int"])
+        s.write(i, 0, p["district_code"], fmt["code"])
         s.write(i, 1, p["district_name_th"])
         s.write(i, 2, p["file"])
         s.write(i, 3, p["sheet"])

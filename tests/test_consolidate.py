@@ -42,6 +42,7 @@ from kpi_xl.catalog import Catalog, DistrictRef, Indicator
 from kpi_xl.consolidate import ConsolidationResult, Status, consolidate, discover, districts_in_name
 from kpi_xl.fill import fill_workbook
 from kpi_xl.form import load_spec
+from kpi_xl.summary import DATA_NOTE, data_columns
 
 QUARTER = 2
 SHEETS = ["ภาพรวม", "สถานะการส่ง", "คะแนนรายเขต", "รายตัวชี้วัด", "ปัญหาที่พบ", "ข้อมูล", "รายการแฟ้ม"]
@@ -659,7 +660,10 @@ def test_problem_sheet(summary_book: openpyxl.Workbook, scenario: Scenario) -> N
 def test_data_sheet_is_a_pivot_ready_table(summary_book: openpyxl.Workbook, scenario: Scenario) -> None:
     ws = summary_book["ข้อมูล"]
     table = ws.tables["kpi_data"]
-    keys = [c for c in _rows(ws)[0] if c]
+    first_row = _rows(ws)[0]
+    keys = [c for c in first_row[:len(data_columns())] if c]
+    # Beside the table, after one empty column: the note that is the sheet's whole print area
+    assert first_row[len(keys) + 1] == DATA_NOTE and ws.print_area.endswith(f"${openpyxl.utils.get_column_letter(len(keys) + 2)}$1")
     n = len(scenario.result.scores)
     assert table.ref == f"A2:{openpyxl.utils.get_column_letter(len(keys))}{n + 2}"
     body = _rows(ws, 3)
