@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import statistics
 import subprocess
+import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ class Page:
         """Words above the footer, less pdftotext's zero-width pieces and pieces of text turned upright
         (a chart's axis labels: one glyph wider than tall, which no upright glyph is)."""
         return [w for w in self.words if w.y0 < self.height - self.footer_band and w.x1 - w.x0 > 0.5
-                and not (len(w.text) == 1 and w.x1 - w.x0 > w.height)]
+                and not (_glyphs(w.text) <= 1 and w.x1 - w.x0 > w.height)]
 
     @property
     def footer(self) -> list[Word]:
@@ -77,6 +78,11 @@ class Page:
             else:
                 rows.append([w])
         return [sorted(r, key=lambda w: w.x0) for r in rows]
+
+
+def _glyphs(text: str) -> int:
+    """Characters that take width: Thai vowels above/below and tone marks stack on their consonant."""
+    return sum(1 for ch in text if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
 
 
 def read_pages(pdf: str | Path) -> list[Page]:
