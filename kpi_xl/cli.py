@@ -38,8 +38,20 @@ app.add_typer(history_app, name="history")
 
 # Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
 # suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
-console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
-err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+# Tables, too, keep every column whole there: a pipe has no width, so a wide one is assumed instead
+# of rich's 80 (or an inherited ``COLUMNS``), which cut cells to "…".
+PIPE_WIDTH = 240
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    width = None if tty else PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=not tty, width=width)
+
+
+console = _console(stderr=False)
+err = _console(stderr=True)
 
 
 def _version(value: bool) -> None:
