@@ -56,6 +56,8 @@ _AREAS = {
     "W4": "ความหมายของข้อมูล / Meaning",
     "E5": "การรวบรวมผล / Consolidation",
     "W5": "การรวบรวมผล / Consolidation",
+    "E6": "การปรับปรุงและรวมแฟ้ม / Upgrade and merge",
+    "W6": "การปรับปรุงและรวมแฟ้ม / Upgrade and merge",
 }
 
 
@@ -260,6 +262,15 @@ _kind("KPI-E504", E, "Head-office template cannot be opened",
 _kind("KPI-W504", W, "Unknown placeholder in the head-office template",
       "ไม่รู้จักชื่อ {value} จึงไม่ได้เติมค่า", "unknown placeholder {value}; left as it was",
       "ใช้ชื่อตามรายการในคู่มือส่วนกลาง", "use a name listed in the head-office guide")
+
+# --- Upgrade (kpi-xl upgrade) and merge ----------------------------------------------------------
+_kind("KPI-E601", E, "Output would overwrite an input",
+      "แฟ้มผลลัพธ์ {value} คือแฟ้มต้นฉบับ จะไม่เขียนทับ", "the output {value} is one of the inputs; it is not overwritten",
+      "เลือกโฟลเดอร์ --out อื่นที่ไม่ใช่โฟลเดอร์ของแฟ้มต้นฉบับ", "choose another --out folder than the inputs' folder")
+_kind("KPI-E602", E, "Output already exists",
+      "มีแฟ้ม {value} อยู่แล้ว", "{value} already exists",
+      "ใช้ --force เพื่อเขียนทับ หรือเลือกโฟลเดอร์ --out อื่น (สองแฟ้มของเขตเดียวกันต้องแยกโฟลเดอร์)",
+      "use --force to overwrite it, or another --out folder (two workbooks of one district need two folders)")
 
 del E, W
 

@@ -599,6 +599,43 @@ def _write_results(book: Workbook, spec: FormSpec, footer: str) -> None:
     ws.write_string(0, 0, "ยังไม่ได้ตรวจ: กดปุ่ม ตรวจสอบข้อมูล / not checked yet")
 
 
+def _write_report_sheet(book: Workbook, fmt: _Formats, spec: FormSpec, key: str,
+                        rows: Sequence[Mapping[str, Any]], footer: str, password: str | None) -> None:
+    """A read-only list laid out by ``spec.report_sheets[key]``; every value is written as text,
+    since it may come from a workbook a clerk typed (a leading "=" stays text, never a formula)."""
+    layout = spec.report_sheets[key]
+    ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets[layout.sheet])
+    widths = [c.width for c in layout.columns]
+    last = len(widths) - 1
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+    ws.merge_range(0, 0, 0, last, layout.title, fmt.title)
+    ws.set_row(0, row_height([(layout.title, sum(widths))]) + 6)
+    for c, column in enumerate(layout.columns):
+        ws.write_string(1, c, f"{column.th}\n{column.en}", fmt.th)
+    ws.set_row(1, row_height([(f"{c.th}\n{c.en}", c.width) for c in layout.columns]))
+    for r, item in enumerate(rows, start=2):
+        texts = []
+        for c, column in enumerate(layout.columns):
+            value = item.get(column.key)
+            text = "" if value is None else str(value)
+            if text:
+                ws.write_string(r, c, text, fmt.td)
+                texts.append((text, widths[c]))
+            else:
+                ws.write_blank(r, c, None, fmt.td)
+        ws.set_row(r, row_height(texts))
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(**MARGINS)
+    ws.repeat_rows(0, 1)
+    font = f'&"{FONT},Regular"&14'
+    ws.set_footer(f"&L{font}{footer} · {ws.name}&R{font}หน้า &P / &N", {"margin": 0.3})
+    ws.print_area(0, 0, max(1, len(rows) + 1), last)
+    _protect(ws, password)
+
+
 def _write_meta(book: Workbook, spec: FormSpec, rows: list[tuple[str, str]]) -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["meta"])
     ws.set_column(0, 0, 20)
@@ -666,10 +703,14 @@ def _exists_message(path: Path) -> str:
 
 def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True, interpreter: str | None = None,
                    password: str | None = None, build_time: dt.datetime | None = None,
-                   vba_projects: Mapping[int, bytes] | None = None) -> bytes:
+                   vba_projects: Mapping[int, bytes] | None = None,
+                   report_sheets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> bytes:
     """The finished workbook as bytes (the builders write them atomically).
 
     ``vba_projects`` (sheet count → vbaProject.bin) lets a caller hand over projects made once.
+    ``report_sheets`` (key of the spec's ``report_sheets`` → rows of {column key: text}) adds those
+    read-only list sheets after the summary, in the spec's order: an upgrade's change report and
+    the entries carried over from the earlier workbook.
     """
     spec = load_spec()
     district = catalog.district(district_code)
@@ -700,6 +741,10 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     for ind in indicators:
         _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password)
     _write_summary(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
+    for key in spec.report_sheets:
+        if report_sheets and key in report_sheets:
+            _write_report_sheet(book, fmt, spec, key, report_sheets[key],
+                                f"สำนักงานเขต{district.name_th} ปีงบประมาณ {catalog.fiscal_year}", password)
     _write_results(book, spec, f"สำนักงานเขต{district.name_th} ปีงบประมาณ {catalog.fiscal_year}")
     rows = model.meta_rows(
         template_version=spec.template_version,
