@@ -406,6 +406,47 @@ def docs_all(
         console.print(str(path))
 
 
+# --- upgrade (kpi_xl.upgrade): carry filled workbooks onto a revised catalog ------------------------
+
+
+@app.command()
+def upgrade(
+    old: Annotated[list[Path], typer.Argument(help="แฟ้มเดิมที่กรอกแล้ว หรือโฟลเดอร์ / filled workbooks or folders")],
+    catalog: Annotated[Path, typer.Option("--catalog", "-c", help="ทะเบียนตัวชี้วัดฉบับใหม่ / the revised catalog")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="โฟลเดอร์แฟ้มใหม่ (ไม่ใช่โฟลเดอร์เดิม) / output folder")],
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มใหม่ที่มีอยู่ / overwrite existing outputs")] = False,
+) -> None:
+    """ปรับแฟ้มที่กรอกแล้วตามทะเบียนฉบับใหม่ ยกข้อมูลมาครบ / Upgrade filled workbooks to a revised catalog.
+
+    Every entry is carried over by defined name; what changed is listed here and on a sheet of each
+    new workbook. The inputs are never modified. Exit code 0 all upgraded, 1 some refused.
+    """
+    from .upgrade import KINDS, upgrade_all
+
+    cat = _load_catalog(catalog)
+    results, refused = upgrade_all(old, cat, out, force=force)
+    for result in results:
+        console.rule(f"{result.source.name} → {result.target}")
+        if not result.changes:
+            console.print("ไม่มีการเปลี่ยนแปลง / nothing changed")
+        table = Table()
+        for h in ("ตัวชี้วัด / indicator", "การเปลี่ยนแปลง / change", "เดิม / before", "ใหม่ / after"):
+            table.add_column(h)
+        for change in result.changes:
+            table.add_row(change.code, KINDS[change.kind][0], escape(change.old), escape(change.new))
+        if result.changes:
+            console.print(table)
+        placed = sum(len(v) for v in result.placed.values())
+        console.print(f"ยกมาในช่องเดิม {placed} ช่อง, ไปแผ่นงานยกมาจากฉบับเดิม {len(result.carried)} รายการ, "
+                      f"ไม่ผ่านเกณฑ์ใหม่ {len(result.misfits)} รายการ / {placed} entries placed, "
+                      f"{len(result.carried)} carried over, {len(result.misfits)} no longer fit")
+    if refused:
+        _fail(refused, 1)
+    if not results:
+        err.print("[red]ไม่พบแฟ้ม .xlsm/.xlsx ที่จะปรับ / no .xlsm/.xlsx workbook to upgrade[/]")
+        raise typer.Exit(1)
+
+
 def _lang_from_argv(argv: list[str]) -> str:
     """``--lang en`` anywhere on the line switches usage errors to English too."""
     for i, arg in enumerate(argv):

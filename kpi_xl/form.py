@@ -160,6 +160,7 @@ class FormSpec(BaseModel):
         if version not in self.known_versions:
             raise KeyError(version)
         mapping: dict[str, str | None] = {}
+        introduced: set[str] = set()  # names a later version made up: the old workbook never had them
         later = self.known_versions[self.known_versions.index(version) + 1:]
         for step in later:
             renames = self.renamed.get(step, {})
@@ -167,7 +168,9 @@ class FormSpec(BaseModel):
                 if current is not None and current in renames:
                     mapping[old] = renames[current]
             for old, new in renames.items():
-                mapping.setdefault(old, new)
+                if old not in introduced:
+                    mapping.setdefault(old, new)
+            introduced |= {new for new in renames.values() if new is not None}
         return mapping
 
     @property
