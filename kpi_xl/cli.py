@@ -138,8 +138,13 @@ def build(
     interpreter: Annotated[str | None, typer.Option(help="Interpreter_Win ของ xlwings / Python path on the PCs")] = None,
     password: Annotated[str | None, typer.Option(help="รหัสผ่านป้องกันแผ่นงาน / sheet protection password")] = None,
     force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
+    split_by: Annotated[str | None, typer.Option("--split-by", help="แยกสำเนาตามหน่วยงาน: responsible / one copy per section")] = None,
 ) -> None:
-    """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year."""
+    """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year.
+
+    With --split-by responsible: one copy per section (its indicators fillable, the others read-only)
+    plus the coordinator's copy; combine them with kpi-xl merge.
+    """
     from . import template
 
     cat = _load_catalog(catalog)
@@ -156,6 +161,10 @@ def build(
         if unknown:
             err.print(f"[red]ไม่มีรหัสเขต {unknown} / unknown district codes {unknown}[/]")
             raise typer.Exit(2)
+    if split_by is not None:
+        _build_sections(cat, out, codes, split_by, macros=not no_macros, interpreter=interpreter,
+                        password=password, force=force)
+        return
     try:
         paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
                                    password=password, force=force)
@@ -445,6 +454,51 @@ def upgrade(
     if not results:
         err.print("[red]ไม่พบแฟ้ม .xlsm/.xlsx ที่จะปรับ / no .xlsm/.xlsx workbook to upgrade[/]")
         raise typer.Exit(1)
+
+
+# --- sections (kpi_xl.sections): split a district by section, merge the copies back -----------------
+
+
+def _build_sections(cat, out: Path, codes: list[int] | None, by: str, **options) -> None:  # noqa: ANN001, ANN003
+    from .sections import SPLIT_FIELDS, build_sections
+
+    if by not in SPLIT_FIELDS:
+        err.print(f"[red]--split-by ต้องเป็น {', '.join(SPLIT_FIELDS)} (พบ \"{escape(by)}\") / "
+                  f"--split-by must be {', '.join(SPLIT_FIELDS)}[/]")
+        raise typer.Exit(2)
+    try:
+        paths = build_sections(cat, out, codes, by=by, **options)
+    except FileExistsError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"สร้างสำเนาของหน่วยงาน {len(paths)} แฟ้ม ใน {out} / built {len(paths)} section copies in {out}")
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="สำเนาของแต่ละหน่วยงาน หรือโฟลเดอร์ / section copies or folders")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มรวมของเขต .xlsm / the district's merged workbook")],
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มรวมที่มีอยู่ / overwrite the output")] = False,
+) -> None:
+    """รวมสำเนาของหน่วยงานเป็นแฟ้มเดียวของเขต / Merge section copies into the district's workbook.
+
+    Each indicator comes from the copy of the section that owns it; a cell filled differently in two
+    copies is reported with both values and places and left blank. Exit code 0 merged, 1 merged
+    with conflicts, 2 refused (nothing written).
+    """
+    from .sections import MergeError, merge_parts
+
+    try:
+        result = merge_parts(parts, out, force=force)
+    except MergeError as exc:
+        _fail(exc.problems, 2)
+    filled = sum(len(v) for v in result.values.values())
+    console.print(f"รวมแล้ว {len(result.sections)} สำเนา, {filled} ช่อง → {result.target} / merged "
+                  f"{len(result.sections)} copies, {filled} cells")
+    for section in result.missing_sections:
+        err.print(f"[yellow]ไม่มีสำเนาของ {escape(section)} / no copy from section {escape(section)}[/]")
+    if result.problems:
+        _fail(result.problems, 1)
 
 
 def _lang_from_argv(argv: list[str]) -> str:

@@ -59,8 +59,13 @@ def meta_rows(
     indicator_codes: list[str],
     build_time: str,
     catalog_json: str,
+    section: str = "",
 ) -> list[tuple[str, str]]:
-    """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip."""
+    """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip.
+
+    ``section`` marks a section's copy (``kpi-xl build --split-by``); the row exists only in such
+    copies, so a whole workbook's metadata is what it always was.
+    """
     parts = [catalog_json[i:i + CHUNK] for i in range(0, len(catalog_json), CHUNK)] or [""]
     rows = [
         ("template_version", template_version),
@@ -74,6 +79,8 @@ def meta_rows(
         ("catalog_parts", str(len(parts))),
     ]
     rows += [(f"catalog_json_{i}", part) for i, part in enumerate(parts, start=1)]
+    if section:
+        rows.append(("section", section))
     return [*rows, ("meta_checksum", meta_checksum(rows))]
 
 
@@ -95,6 +102,7 @@ class Meta(BaseModel):
     build_time: str
     catalog_json: str
     checksum_ok: bool
+    section: str = ""
 
 
 def parse_meta(cells: dict[str, Cell]) -> Meta:
@@ -112,6 +120,8 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
     keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
+    if "section" in cells:
+        keys.append("section")
     rows = [(k, text(k)) for k in keys]
     values = dict(rows)
     return Meta(
@@ -125,6 +135,7 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
         build_time=values["build_time"],
         catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
         checksum_ok=meta_checksum(rows) == text("meta_checksum"),
+        section=values.get("section", ""),
     )
 
 

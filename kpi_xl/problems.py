@@ -271,6 +271,17 @@ _kind("KPI-E602", E, "Output already exists",
       "มีแฟ้ม {value} อยู่แล้ว", "{value} already exists",
       "ใช้ --force เพื่อเขียนทับ หรือเลือกโฟลเดอร์ --out อื่น (สองแฟ้มของเขตเดียวกันต้องแยกโฟลเดอร์)",
       "use --force to overwrite it, or another --out folder (two workbooks of one district need two folders)")
+_kind("KPI-E603", E, "Same cell filled differently in two section copies",
+      "{label_th} กรอกต่างกัน: {value} และ {expected}", "{label_en} was filled differently: {value} and {expected}",
+      "ตกลงค่าที่ถูกต้องแล้วกรอกในแฟ้มรวม (ช่องนี้เว้นว่างไว้ ดูแผ่นงาน ข้อขัดแย้ง)",
+      "agree on the right value and type it into the merged workbook (left blank; see the conflicts sheet)")
+_kind("KPI-E604", E, "Not a section copy",
+      "แฟ้มนี้ไม่ใช่สำเนาของหน่วยงาน (ไม่มี section ในข้อมูลกำกับแฟ้ม)",
+      "this workbook is not a section copy (no section in its metadata)",
+      "รวมเฉพาะแฟ้มที่สร้างด้วย kpi-xl build --split-by responsible", "merge only copies made by kpi-xl build --split-by responsible")
+_kind("KPI-E605", E, "Section copy given twice",
+      "สำเนาของ {value} มีสองแฟ้ม: {expected}", "two copies of section {value}: {expected}",
+      "ส่งเฉพาะแฟ้มล่าสุดของแต่ละหน่วยงาน", "give only the latest copy of each section")
 
 del E, W
 

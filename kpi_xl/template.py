@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -228,6 +228,7 @@ class _Formats:
         self.input_number = add(**dotted, **unlocked, align="center", num_format="#,##0.00")
         self.input_date = add(**dotted, **unlocked, align="left", num_format=thai.BE_DATE_FORMAT)
         self.input_quarter = add(**dotted, **unlocked, align="center", num_format="0")
+        self.read_only = add(**dotted, bg_color="#EDEDED")  # another section's input, locked
         self.score = add(bold=True, align="center", num_format="0.00", border=1)
         self.met = add(bold=True, align="center", border=1)
         self.helper = add(num_format="0.00")
@@ -338,7 +339,10 @@ def _spec_widths(spec: FormSpec) -> list[float]:
 
 
 def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context, *, macros: bool,
-                     password: str | None) -> None:
+                     password: str | None, editable: bool = True) -> None:
+    """One indicator's form page. ``editable=False`` (another section's sheet in a section copy)
+    keeps every name and formula but locks the inputs and drops their Excel checks, so the sheet
+    reads and prints the same and only its owner's copy can fill it."""
     ind = ctx.indicator
     sheet = ind.code
     ws = book.add_worksheet(sheet, worksheet_class=_Worksheet)
@@ -401,6 +405,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                     ws.write_formula(r, c, formulas[cell.name], cf, cached[cell.name])
                     _define(book, sheet, cell.name, r, c)
                     continue
+                elif not editable:
+                    cell_fmt = fmt.criterion_fixed if r in criteria_rows else fmt.read_only
                 else:
                     cell_fmt = fmt.criterion_input if r in criteria_rows else input_fmt[field.type]
                     if field.type == "text" and span > 1:
@@ -433,6 +439,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                 len(spec.rows) - 1, last_col, (0, 1))
     if macros:
         _buttons(ws)
+    if not editable:
+        ws.set_tab_color("#A6A6A6")
     _protect(ws, password)
 
 
@@ -444,7 +452,7 @@ def _cover_cell(spec: FormSpec) -> tuple[int, int]:
 
 
 def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog, district: DistrictRef,
-                 indicators: Sequence[Indicator], *, macros: bool, password: str | None) -> None:
+                 indicators: Sequence[Indicator], *, macros: bool, password: str | None, section: str = "") -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["cover"])
     widths = [4.0, 36.0, 10.0, 20.0, 20.0, 22.0]
     for c, w in enumerate(widths):
@@ -459,6 +467,9 @@ def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog
         (f"ปีงบประมาณ พ.ศ. {fy} (fiscal year {thai.to_ce(fy)})", fmt.subtitle),
         (catalog.title_th, fmt.text),
     ]
+    if section:
+        head.append((f"สำเนาของ {section} — กรอกได้เฉพาะตัวชี้วัดของหน่วยงานนี้ แผ่นงานสีเทาเป็นของหน่วยงานอื่น "
+                     f"(section copy: only this section's indicators can be filled)", fmt.section))
     if len(head) > q_row:
         raise ValueError(f"form_spec.yaml puts report_quarter on row {q_row + 1}; the cover needs {len(head)} rows above it")
     for r, (text, f) in enumerate(head):
@@ -704,13 +715,16 @@ def _exists_message(path: Path) -> str:
 def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True, interpreter: str | None = None,
                    password: str | None = None, build_time: dt.datetime | None = None,
                    vba_projects: Mapping[int, bytes] | None = None,
-                   report_sheets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> bytes:
+                   report_sheets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                   section: str = "", editable: Collection[str] | None = None) -> bytes:
     """The finished workbook as bytes (the builders write them atomically).
 
     ``vba_projects`` (sheet count → vbaProject.bin) lets a caller hand over projects made once.
     ``report_sheets`` (key of the spec's ``report_sheets`` → rows of {column key: text}) adds those
     read-only list sheets after the summary, in the spec's order: an upgrade's change report and
-    the entries carried over from the earlier workbook.
+    the entries carried over from the earlier workbook. ``section`` and ``editable`` (indicator
+    codes) make a section's copy: its name in the metadata and on the cover, the other indicator
+    sheets read-only.
     """
     spec = load_spec()
     district = catalog.district(district_code)
@@ -737,9 +751,10 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     })
     book.set_size(1400, 900)
     fmt = _Formats(book)
-    _write_cover(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
+    _write_cover(book, fmt, spec, catalog, district, indicators, macros=macros, password=password, section=section)
     for ind in indicators:
-        _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password)
+        _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password,
+                         editable=editable is None or ind.code in editable)
     _write_summary(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
     for key in spec.report_sheets:
         if report_sheets and key in report_sheets:
@@ -756,6 +771,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         indicator_codes=[i.code for i in indicators],
         build_time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         catalog_json=model.catalog_to_json(catalog),
+        section=section,
     )
     _write_meta(book, spec, rows)
     _write_conf(book, spec, interpreter)
