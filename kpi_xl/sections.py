@@ -195,10 +195,11 @@ def _same_origin(parts: list[_Part]) -> list[Problem]:
         elif m.catalog_hash != meta.catalog_hash:
             problems.append(problem("KPI-E106", _meta_at(part, "catalog_hash"), value=m.catalog_hash[:12],
                                     expected=meta.catalog_hash[:12]))
-        if part.section in seen:
+        elif part.section in seen:  # a second copy of a section of this district
             problems.append(problem("KPI-E605", _meta_at(part, "section"), value=part.section,
                                     expected=f"{seen[part.section].name}, {part.path.name}"))
-        seen.setdefault(part.section, part.path)
+        else:
+            seen[part.section] = part.path
     return problems
 
 
