@@ -139,11 +139,14 @@ def build(
     password: Annotated[str | None, typer.Option(help="รหัสผ่านป้องกันแผ่นงาน / sheet protection password")] = None,
     force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
     split_by: Annotated[str | None, typer.Option("--split-by", help="แยกสำเนาตามหน่วยงาน: responsible / one copy per section")] = None,
+    history_db: Annotated[str | None, typer.Option("--history", help="ฐานข้อมูลประวัติ: แสดงผลปีที่แล้วในแต่ละตัวชี้วัด / history DB: print last year's results")] = None,
 ) -> None:
     """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year.
 
     With --split-by responsible: one copy per section (its indicators fillable, the others read-only)
-    plus the coordinator's copy; combine them with kpi-xl merge.
+    plus the coordinator's copy; combine them with kpi-xl merge. With --history: each indicator
+    sheet shows the district's result and score last year, and the button warns about values far
+    from the district's own past.
     """
     from . import template
 
@@ -165,9 +168,17 @@ def build(
         _build_sections(cat, out, codes, split_by, macros=not no_macros, interpreter=interpreter,
                         password=password, force=force)
         return
+    past = None
+    if history_db is not None:
+        from .past import districts_past
+
+        if "://" not in history_db and not Path(history_db).is_file():
+            err.print(f"[red]ไม่พบฐานข้อมูลประวัติ {escape(history_db)} / history database not found: {escape(history_db)}[/]")
+            raise typer.Exit(2)
+        past = districts_past(_db_url(history_db), cat.fiscal_year, codes or [d.code for d in cat.districts])
     try:
         paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
-                                   password=password, force=force)
+                                   password=password, force=force, past=past)
     except FileExistsError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None

@@ -60,11 +60,14 @@ def meta_rows(
     build_time: str,
     catalog_json: str,
     section: str = "",
+    past_json: str = "",
 ) -> list[tuple[str, str]]:
     """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip.
 
     ``section`` marks a section's copy (``kpi-xl build --split-by``); the row exists only in such
-    copies, so a whole workbook's metadata is what it always was.
+    copies, so a whole workbook's metadata is what it always was. ``past_json`` (a
+    :class:`DistrictPast` as JSON, from ``kpi-xl build --history``) lets the Excel button compare a
+    value with the district's own past without the history database.
     """
     parts = [catalog_json[i:i + CHUNK] for i in range(0, len(catalog_json), CHUNK)] or [""]
     rows = [
@@ -81,6 +84,8 @@ def meta_rows(
     rows += [(f"catalog_json_{i}", part) for i, part in enumerate(parts, start=1)]
     if section:
         rows.append(("section", section))
+    if past_json:
+        rows.append(("past_json", past_json))
     return [*rows, ("meta_checksum", meta_checksum(rows))]
 
 
@@ -103,6 +108,7 @@ class Meta(BaseModel):
     catalog_json: str
     checksum_ok: bool
     section: str = ""
+    past_json: str = ""
 
 
 def parse_meta(cells: dict[str, Cell]) -> Meta:
@@ -120,8 +126,7 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
     keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
-    if "section" in cells:
-        keys.append("section")
+    keys += [k for k in ("section", "past_json") if k in cells]
     rows = [(k, text(k)) for k in keys]
     values = dict(rows)
     return Meta(
@@ -136,11 +141,37 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
         catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
         checksum_ok=meta_checksum(rows) == text("meta_checksum"),
         section=values.get("section", ""),
+        past_json=values.get("past_json", ""),
     )
 
 
 def catalog_to_json(catalog: Any) -> str:
     return json.dumps(catalog.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class PastResult(BaseModel):
+    """One indicator's stored result for a district in an earlier period (head office's history)."""
+
+    fiscal_year: int
+    quarter: int
+    year_value: float | None = None
+    score: float | None = None
+
+
+class DistrictPast(BaseModel):
+    """What the history knows of one district before ``fiscal_year``: last year's results to print
+    beside this year's inputs, and the values of earlier years for the outlier warning.
+
+    ``known`` lists every indicator code any district reported last year, so an indicator missing
+    from it is new (ตัวชี้วัดใหม่), while one known but absent from ``last_year`` had no result here.
+    ``own`` is indicator code → quarter → the district's values scored in that quarter of earlier years.
+    """
+
+    fiscal_year: int
+    district_code: int
+    last_year: dict[str, PastResult] = Field(default_factory=dict)
+    known: list[str] = Field(default_factory=list)
+    own: dict[str, dict[int, list[float]]] = Field(default_factory=dict)
 
 
 class FieldValue(BaseModel):

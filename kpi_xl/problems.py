@@ -232,6 +232,11 @@ _kind("KPI-W404", W, "Input filled for a later quarter",
 _kind("KPI-W405", W, "Count not a whole number",
       "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
       "กรอกจำนวนเต็ม", "type a whole number")
+_kind("KPI-W406", W, "Value far from the usual",
+      "ผลงาน {value} ห่างจาก{basis_th}มาก (ค่ากลาง {median}, z = {z} เกิน ±{threshold})",
+      "the value {value} is far from {basis_en} (median {median}, z = {z}, beyond ±{threshold})",
+      "ตรวจว่าพิมพ์ถูกหรือไม่ (หน่วย จุดทศนิยม ไตรมาส) ถ้าถูกต้องแล้วไม่ต้องแก้",
+      "check it was typed right (unit, decimal point, quarter); if it is right, nothing to do")
 
 # --- Consolidation -----------------------------------------------------------------------------
 _kind("KPI-E501", E, "District did not send",

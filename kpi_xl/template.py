@@ -71,6 +71,7 @@ class Context:
     catalog: Catalog
     indicator: Indicator
     district: DistrictRef
+    past: model.DistrictPast | None = None
 
     @property
     def office_th(self) -> str:
@@ -128,6 +129,23 @@ def _criterion_score(ind: Indicator, name: str) -> Any:
     return ""
 
 
+def _last_year(ctx: Context) -> str:
+    """The row beside this year's result: last year's result and score, or that the indicator is new."""
+    past = ctx.past
+    if past is None:
+        return ""
+    ind, fy = ctx.indicator, past.fiscal_year
+    found = past.last_year.get(ind.code)
+    if found is not None:
+        value = "-" if found.year_value is None else f"{_num(found.year_value)} {ind.unit}"
+        score = "-" if found.score is None else f"{found.score:.2f}"
+        return (f"ปีงบประมาณ {fy} (ไตรมาส {found.quarter}): ผลงาน {value} คะแนน {score} "
+                f"(last year's result and score)")
+    if ind.code in past.known:
+        return f"ปีงบประมาณ {fy}: ไม่มีผลของเขตนี้ (no result for this district last year)"
+    return f"ปีงบประมาณ {fy}: ตัวชี้วัดใหม่ (new indicator)"
+
+
 SOURCES: dict[str, Callable[[Context], str]] = {
     "form_title": lambda ctx: load_spec().title,
     "office_and_year": lambda ctx: f"{ctx.office_th} ปีงบประมาณ พ.ศ. {ctx.catalog.fiscal_year}",
@@ -146,6 +164,7 @@ SOURCES: dict[str, Callable[[Context], str]] = {
         "ไตรมาสที่บรรลุ" if ctx.indicator.scoring is Scoring.MILESTONE else "คะแนน"
     ),
     **{f"criterion_{n}": _criterion(n) for n in range(1, 6)},
+    "last_year": _last_year,
     "value_header": lambda ctx: (
         "" if ctx.indicator.scoring is Scoring.MILESTONE else f"ผล ({ctx.indicator.unit})"
     ),
@@ -229,6 +248,7 @@ class _Formats:
         self.input_date = add(**dotted, **unlocked, align="left", num_format=thai.BE_DATE_FORMAT)
         self.input_quarter = add(**dotted, **unlocked, align="center", num_format="0")
         self.read_only = add(**dotted, bg_color="#EDEDED")  # another section's input, locked
+        self.past = add(italic=True, font_color="#404040", border=1, bg_color="#F2F2F2")
         self.score = add(bold=True, align="center", num_format="0.00", border=1)
         self.met = add(bold=True, align="center", border=1)
         self.helper = add(num_format="0.00")
@@ -388,6 +408,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                         "header": fmt.header}.get(row.style, fmt.text)
             if r in criteria_rows and cell.source:
                 cell_fmt = fmt.criterion
+            if row.style == "past":
+                cell_fmt = fmt.past if ctx.past is not None else fmt.text
             if cell.text is not None:
                 value = cell.text
             elif cell.source is not None:
@@ -716,7 +738,8 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
                    password: str | None = None, build_time: dt.datetime | None = None,
                    vba_projects: Mapping[int, bytes] | None = None,
                    report_sheets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-                   section: str = "", editable: Collection[str] | None = None) -> bytes:
+                   section: str = "", editable: Collection[str] | None = None,
+                   past: model.DistrictPast | None = None) -> bytes:
     """The finished workbook as bytes (the builders write them atomically).
 
     ``vba_projects`` (sheet count → vbaProject.bin) lets a caller hand over projects made once.
@@ -724,7 +747,8 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     read-only list sheets after the summary, in the spec's order: an upgrade's change report and
     the entries carried over from the earlier workbook. ``section`` and ``editable`` (indicator
     codes) make a section's copy: its name in the metadata and on the cover, the other indicator
-    sheets read-only.
+    sheets read-only. ``past`` (from head office's history) prints last year's result on every
+    indicator sheet and travels in the metadata for the button's outlier warning.
     """
     spec = load_spec()
     district = catalog.district(district_code)
@@ -753,7 +777,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     fmt = _Formats(book)
     _write_cover(book, fmt, spec, catalog, district, indicators, macros=macros, password=password, section=section)
     for ind in indicators:
-        _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password,
+        _write_indicator(book, fmt, spec, Context(catalog, ind, district, past), macros=macros, password=password,
                          editable=editable is None or ind.code in editable)
     _write_summary(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
     for key in spec.report_sheets:
@@ -772,6 +796,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         build_time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         catalog_json=model.catalog_to_json(catalog),
         section=section,
+        past_json=past.model_dump_json() if past is not None else "",
     )
     _write_meta(book, spec, rows)
     _write_conf(book, spec, interpreter)
@@ -806,16 +831,19 @@ def build_workbook(catalog: Catalog, district_code: int, out_dir: str | Path, *,
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(catalog_json: str, options: dict[str, Any], projects: dict[int, bytes]) -> None:
+def _init_worker(catalog_json: str, options: dict[str, Any], projects: dict[int, bytes],
+                 past: dict[int, model.DistrictPast] | None = None) -> None:
     _WORKER["catalog"] = Catalog.model_validate_json(catalog_json)
     _WORKER["options"] = options
     _WORKER["projects"] = projects
+    _WORKER["past"] = past or {}
 
 
 def _build_into(code: int, folder: str) -> str:
     catalog: Catalog = _WORKER["catalog"]
     options: dict[str, Any] = _WORKER["options"]
-    data = workbook_bytes(catalog, code, vba_projects=_WORKER["projects"], **options)
+    data = workbook_bytes(catalog, code, vba_projects=_WORKER["projects"], past=_WORKER.get("past", {}).get(code),
+                          **options)
     path = Path(folder) / output_name(catalog, code, macros=options["macros"])
     path.write_bytes(data)
     return path.name
@@ -832,11 +860,13 @@ def _sheet_count(catalog: Catalog, code: int) -> int:
 def build_all(catalog: Catalog, out_dir: str | Path, districts: Iterable[int] | None = None, macros: bool = True,
               interpreter: str | None = None, password: str | None = None, force: bool = False,
               jobs: int | None = None, build_time: dt.datetime | None = None,
-              progress: Callable[[str], None] | None = None) -> list[Path]:
+              progress: Callable[[str], None] | None = None,
+              past: Mapping[int, model.DistrictPast] | None = None) -> list[Path]:
     """Every district's workbook (or those listed), all or nothing: built in a temp folder, then moved.
 
     Uses a process pool (both cores) when there are more than a few workbooks; each worker gets the
-    catalog and the VBA projects once.
+    catalog and the VBA projects once. ``past`` (district code → its history, see
+    :func:`kpi_xl.past.districts_past`) prints last year's results on the indicator sheets.
     """
     out = Path(out_dir)
     codes = [d.code for d in catalog.districts] if districts is None else list(dict.fromkeys(districts))
@@ -863,13 +893,13 @@ def build_all(catalog: Catalog, out_dir: str | Path, districts: Iterable[int] | 
         if workers > 1 and len(codes) > PARALLEL_THRESHOLD:
             catalog_json = catalog.model_dump_json()
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(catalog_json, options, projects)) as pool:
+                                     initargs=(catalog_json, options, projects, dict(past or {}))) as pool:
                 chunk = max(1, len(codes) // (workers * 4))
                 for name in pool.map(_build_into, codes, [str(staging)] * len(codes), chunksize=chunk):
                     if progress:
                         progress(name)
         else:
-            _WORKER.update(catalog=catalog, options=options, projects=projects)
+            _WORKER.update(catalog=catalog, options=options, projects=projects, past=dict(past or {}))
             for code in codes:
                 name = _build_into(code, str(staging))
                 if progress:

@@ -21,6 +21,9 @@ Decisions (documented in the validation docs as well):
 - **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
   :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
+- **Far from the usual** (KPI-W406, a warning): a workbook built with head office's history carries
+  the district's own past values; a value far from them (median and MAD, :mod:`kpi_xl.outliers`) is
+  pointed out. The other districts' spread is checked at head office (consolidation).
 - **Missing indicator sheet** (KPI-E110): the indicator still applies, so it is listed with no
   score and counts as 0 in the district score.
 """
@@ -142,6 +145,9 @@ def evaluate(
         problems += sorted(page_problems, key=_position)
         results.append(_score(ind, page))
 
+    if meta is not None and meta.past_json:
+        problems += _own_past(raw.file, results, quarter, meta.past_json)
+
     scored = [(r.weight, r.score) for r in results]
     return DistrictReport(
         file=raw.file,
@@ -156,6 +162,19 @@ def evaluate(
         district_score=scoring.district_score(scored) if scored else None,
         problems=Report(problems=problems),
     )
+
+
+def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json: str) -> list[Problem]:
+    """KPI-W406 against the district's own past, carried in the workbook by ``kpi-xl build --history``
+    (so the button warns as head office does); an unreadable history warns about nothing."""
+    from .model import DistrictPast
+    from .outliers import own_past_warnings
+
+    try:
+        past = DistrictPast.model_validate_json(past_json)
+    except ValueError:
+        return []
+    return own_past_warnings(file, results, quarter, past)
 
 
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:
