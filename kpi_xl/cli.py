@@ -164,10 +164,6 @@ def build(
         if unknown:
             err.print(f"[red]ไม่มีรหัสเขต {unknown} / unknown district codes {unknown}[/]")
             raise typer.Exit(2)
-    if split_by is not None:
-        _build_sections(cat, out, codes, split_by, macros=not no_macros, interpreter=interpreter,
-                        password=password, force=force)
-        return
     past = None
     if history_db is not None:
         from .past import districts_past
@@ -176,6 +172,10 @@ def build(
             err.print(f"[red]ไม่พบฐานข้อมูลประวัติ {escape(history_db)} / history database not found: {escape(history_db)}[/]")
             raise typer.Exit(2)
         past = districts_past(_db_url(history_db), cat.fiscal_year, codes or [d.code for d in cat.districts])
+    if split_by is not None:
+        _build_sections(cat, out, codes, split_by, macros=not no_macros, interpreter=interpreter,
+                        password=password, force=force, past=past)
+        return
     try:
         paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
                                    password=password, force=force, past=past)

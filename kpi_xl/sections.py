@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,9 @@ from typing import Any
 from . import fill, template
 from .catalog import Catalog
 from .form import load_spec
-from .model import DistrictReport, RawWorkbook
+from .model import DistrictPast, DistrictReport, RawWorkbook
 from .problems import KpiError, Location, Problem, problem
-from .upgrade import inputs_of, shown
+from .upgrade import inputs_of, past_of, shown
 from .validate import evaluate
 
 __all__ = ["COORDINATOR", "SPLIT_FIELDS", "sections_of", "build_sections", "merge_parts", "MergeResult", "MergeError"]
@@ -71,9 +71,11 @@ def part_name(catalog: Catalog, district_code: int, section: str, *, macros: boo
 
 def build_sections(catalog: Catalog, out_dir: str | Path, districts: Iterable[int] | None = None, *,
                    by: str = "responsible", macros: bool = True, interpreter: str | None = None,
-                   password: str | None = None, force: bool = False) -> list[Path]:
+                   password: str | None = None, force: bool = False,
+                   past: Mapping[int, DistrictPast] | None = None) -> list[Path]:
     """Each section's copy (its indicators fillable, the others read-only) and the coordinator's copy,
-    for every district given (default: all); refuses to overwrite unless ``force``."""
+    for every district given (default: all); refuses to overwrite unless ``force``. ``past``: as
+    for :func:`kpi_xl.template.build_all`, last year's results on every copy."""
     from .files import atomic_path
 
     out = Path(out_dir)
@@ -90,7 +92,7 @@ def build_sections(catalog: Catalog, out_dir: str | Path, districts: Iterable[in
                                         for p in clashes))
     for code, section, owned, path in plan:
         data = template.workbook_bytes(catalog, code, macros=macros, interpreter=interpreter, password=password,
-                                       section=section, editable=set(owned))
+                                       section=section, editable=set(owned), past=(past or {}).get(code))
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
     return [p for *_, p in plan]
@@ -297,7 +299,8 @@ def merge_parts(paths: Iterable[str | Path], out: str | Path, *, force: bool = F
                          "where": f.where, "value": shown(f.value) or "(ว่าง / blank)"})
     macros = out.suffix.lower() == ".xlsm"
     data = template.workbook_bytes(catalog, meta.district_code, macros=macros,
-                                   report_sheets={"conflicts": rows} if rows else None)
+                                   report_sheets={"conflicts": rows} if rows else None,
+                                   past=past_of(meta.past_json))
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kpi-merge-", dir=out.parent) as tmp:
         fresh = Path(tmp) / ("fresh" + out.suffix)

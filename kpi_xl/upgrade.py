@@ -403,7 +403,8 @@ def upgrade_workbook(path: str | Path, catalog: Catalog, out_dir: str | Path, *,
     sheets = {"changes": [c.row() for c in result.changes] or [{"note": "ไม่มีการเปลี่ยนแปลง / nothing changed"}]}
     if result.carried:
         sheets["carried"] = [c.row() for c in result.carried]
-    data = template.workbook_bytes(catalog, meta.district_code, macros=macros, report_sheets=sheets)
+    past = past_of(meta.past_json) if meta.fiscal_year == catalog.fiscal_year else None
+    data = template.workbook_bytes(catalog, meta.district_code, macros=macros, report_sheets=sheets, past=past)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kpi-upgrade-", dir=target.parent) as tmp:
         fresh = Path(tmp) / ("fresh" + target.suffix)
@@ -413,6 +414,16 @@ def upgrade_workbook(path: str | Path, catalog: Catalog, out_dir: str | Path, *,
         with atomic_path(target) as out:
             out.write_bytes(filled.read_bytes())
     return result
+
+
+def past_of(past_json: str) -> model.DistrictPast | None:
+    """The history the old workbook carried (kpi-xl build --history), so the new one keeps it."""
+    if not past_json:
+        return None
+    try:
+        return model.DistrictPast.model_validate_json(past_json)
+    except ValueError:
+        return None
 
 
 def upgrade_all(paths: Iterable[str | Path], catalog: Catalog, out_dir: str | Path, *, force: bool = False,
