@@ -24,6 +24,7 @@ SCRIPTS: dict[str, tuple[list[str], bool]] = {
     "bench_button.py": (["--runs", "5"], True),
     "bench_consolidate.py": (["--sizes", "50,1000"], True),
     "bench_web.py": ([], False),
+    "bench_history.py": ([], False),
 }
 
 

@@ -52,6 +52,32 @@ class Aggregation(StrEnum):
     MEAN = "mean"
 
 
+class ErrorScores(StrEnum):
+    """What a score resting on a cell with an error (rejected data) counts for in the district's
+    weighted score. Whatever the rule, the summary flags every such score and says which rule applied.
+
+    - ``scored`` (default): counted as computed, flagged — head office sees the number the
+      district's own data gives and decides; nothing silently changes a district's total;
+    - ``zero``: counted as 0 until the district corrects it;
+    - ``excluded``: left out of the weighted score (the other indicators' weights are rescaled).
+    """
+
+    SCORED = "scored"
+    ZERO = "zero"
+    EXCLUDED = "excluded"
+
+    @property
+    def th(self) -> str:
+        return {"scored": "นับคะแนนตามที่คำนวณได้ (ทำเครื่องหมายไว้)",
+                "zero": "นับเป็น 0 คะแนน",
+                "excluded": "ไม่นำมาคิดในคะแนนถ่วงน้ำหนัก"}[self.value]
+
+    @property
+    def en(self) -> str:
+        return {"scored": "counted as computed (flagged)", "zero": "counted as 0",
+                "excluded": "left out of the weighted score"}[self.value]
+
+
 class ValueKind(StrEnum):
     LEVEL = "level"
     PERCENT = "percent"
@@ -144,11 +170,21 @@ class Catalog(BaseModel):
     dimensions: list[Dimension]
     districts: list[DistrictRef]
     indicators: list[Indicator]
+    error_scores: ErrorScores = Field(
+        ErrorScores.SCORED, title="คะแนนที่คิดจากข้อมูลที่ผิด",
+        description="scored (default) | zero | excluded: what a score resting on a cell with an error counts for")
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON: same content → same hash, whatever file it came from."""
-        canonical = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON: same content → same hash, whatever file it came from.
+
+        ``error_scores`` at its default is left out, so catalogs (and the workbooks stamped with
+        their hash) from before the option existed keep their hash.
+        """
+        data = self.model_dump(mode="json")
+        if self.error_scores is ErrorScores.SCORED:
+            del data["error_scores"]
+        canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def dimension(self, number: int) -> Dimension:
@@ -211,7 +247,8 @@ INDICATOR_COLUMNS: list[tuple[str, str, int, str]] = [
     ("districts", "เขตที่ใช้", 20, "all หรือ รหัสเขตคั่นด้วย , เช่น 1001,1030"),
     ("responsible", "ผู้รับผิดชอบ", 20, ""),
 ]
-SETTING_KEYS = ["fiscal_year", "title_th", "title_en", "deadline_q1", "deadline_q2", "deadline_q3", "deadline_q4"]
+SETTING_KEYS = ["fiscal_year", "title_th", "title_en", "deadline_q1", "deadline_q2", "deadline_q3", "deadline_q4",
+                "error_scores"]
 
 
 def column_letter(index: int) -> str:
@@ -303,6 +340,9 @@ def _check_indicator(raw: dict[str, Any], at: Locator) -> tuple[dict[str, Any] |
             found.append(problem("KPI-C023", at("levels"), count=len(levels)))
         out["levels"] = levels
         out.setdefault("value_kind", ValueKind.LEVEL)
+        target = out.get("target")
+        if isinstance(target, (int, float)) and not 0 <= target <= 5:  # level 6 cannot be reached
+            found.append(problem("KPI-C029", at("target"), value=f"{target:g}", low=0, high=5))
     thresholds: list[float] = []
     for value in thresholds_raw:
         try:
@@ -313,13 +353,17 @@ def _check_indicator(raw: dict[str, Any], at: Locator) -> tuple[dict[str, Any] |
         if len(thresholds_raw) != 5:
             found.append(problem("KPI-C028", at("thresholds"), count=len(thresholds_raw)))
         elif len(thresholds) == 5:
+            # Equal neighbours are a legitimate step: a value at that threshold gets the higher score
+            # (scoring.thresholds_score never divides by their zero gap, nor does the sheet's formula).
             lower = out.get("direction") is Direction.LOWER
-            ordered = all((b < a) if lower else (b > a) for a, b in zip(thresholds, thresholds[1:], strict=False))
+            ordered = all((b <= a) if lower else (b >= a) for a, b in zip(thresholds, thresholds[1:], strict=False))
             if not ordered:
                 found.append(problem(
                     "KPI-C022", at("thresholds"), value=", ".join(f"{t:g}" for t in thresholds),
-                    order="ลดลงจากเกณฑ์ 1 ถึง 5 (ยิ่งน้อยยิ่งดี)" if lower else "เพิ่มขึ้นจากเกณฑ์ 1 ถึง 5",
-                    order_en="strictly decreasing (lower is better)" if lower else "strictly increasing",
+                    order="ไม่เพิ่มขึ้นจากเกณฑ์ 1 ถึง 5 (ยิ่งน้อยยิ่งดี เท่ากันได้)" if lower
+                    else "ไม่ลดลงจากเกณฑ์ 1 ถึง 5 (เท่ากันได้)",
+                    order_en="decreasing, equal neighbours allowed (lower is better)" if lower
+                    else "increasing, equal neighbours allowed",
                 ))
         out["thresholds"] = thresholds
     return (out if not found else None), found
@@ -358,6 +402,14 @@ def _check_catalog(
             deadlines[q] = thai.parse_date(raw)  # type: ignore[assignment]
         except thai.ThaiParseError:
             found.append(problem("KPI-C011", settings_at(f"deadline_q{q}"), value=raw, choices="วันที่ / a date"))
+    error_scores = ErrorScores.SCORED
+    raw_rule = settings.get("error_scores")
+    if not _blank(raw_rule):
+        try:
+            error_scores = ErrorScores(str(raw_rule).strip().lower())
+        except ValueError:
+            found.append(problem("KPI-C011", settings_at("error_scores"), value=raw_rule,
+                                 choices=" | ".join(e.value for e in ErrorScores)))
     known_dims = {d.number for d in dimensions}
     known_districts = {d.code for d in districts}
     seen: dict[str, int] = {}
@@ -396,6 +448,7 @@ def _check_catalog(
         dimensions=dimensions,
         districts=districts,
         indicators=[Indicator.model_validate(d) for d in checked],
+        error_scores=error_scores,
     )
     return catalog
 
@@ -431,7 +484,7 @@ def _from_mapping(data: dict[str, Any], path: Path) -> Catalog:
     def settings_at(key: str) -> Location:
         return Location(file=str(path), sheet=path.name, cell=key, sheet_en="settings", column=key)
 
-    settings = {k: data.get(k) for k in ("fiscal_year", "title_th", "title_en")}
+    settings = {k: data.get(k) for k in ("fiscal_year", "title_th", "title_en", "error_scores")}
     for q, value in (data.get("deadlines") or {}).items():
         settings[f"deadline_q{int(q)}"] = value
     rows = []
@@ -551,7 +604,9 @@ def to_xlsx(catalog: Catalog, path: str | Path) -> Path:
         values: dict[str, Any] = {"fiscal_year": catalog.fiscal_year, "title_th": catalog.title_th, "title_en": catalog.title_en}
         for q in (1, 2, 3, 4):
             values[f"deadline_q{q}"] = catalog.deadlines.get(q)
-        labels = {"fiscal_year": "ปีงบประมาณ (พ.ศ.)", "title_th": "ชื่อชุดตัวชี้วัด", "title_en": "ชื่อภาษาอังกฤษ"}
+        values["error_scores"] = catalog.error_scores.value
+        labels = {"fiscal_year": "ปีงบประมาณ (พ.ศ.)", "title_th": "ชื่อชุดตัวชี้วัด", "title_en": "ชื่อภาษาอังกฤษ",
+                  "error_scores": "คะแนนจากข้อมูลที่ผิด (scored | zero | excluded)"}
         for r, key in enumerate(SETTING_KEYS):
             label = labels.get(key) or f"กำหนดส่งไตรมาส {key[-1]}"
             ws.write_string(r, 0, f"{label}\n{key}", head)
@@ -560,6 +615,9 @@ def to_xlsx(catalog: Catalog, path: str | Path) -> Path:
                 ws.write_datetime(r, 1, dt.datetime.combine(value, dt.time()), date_fmt)
             elif value is not None:
                 ws.write(r, 1, value, body)
+            if key == "error_scores":
+                ws.data_validation(r, 1, r, 1, {"validate": "list", "source": [e.value for e in ErrorScores]})
+                ws.write_comment(r, 0, "\n".join(f"{e.value}: {e.th} / {e.en}" for e in ErrorScores))
 
         ws = wb.add_worksheet(INDICATOR_SHEET[0])
         ws.freeze_panes(1, 2)

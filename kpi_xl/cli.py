@@ -28,8 +28,13 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="ทะเบียนตัวชี้วัด / The indicator catalog.", no_args_is_help=True)
 docs_app = typer.Typer(help="สร้างเอกสารอ้างอิง / Generate the reference docs.", no_args_is_help=True)
+history_app = typer.Typer(
+    help="ประวัติการรวบรวม: แนวโน้ม รายการรอบ เรียกคืนรอบเดิม / The history: trends, runs, restoring a run.",
+    invoke_without_command=True,
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(docs_app, name="docs")
+app.add_typer(history_app, name="history")
 
 # Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
 # suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
@@ -140,6 +145,7 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
     split_by: Annotated[str | None, typer.Option("--split-by", help="แยกสำเนาตามหน่วยงาน: responsible / one copy per section")] = None,
     history_db: Annotated[str | None, typer.Option("--history", help="ฐานข้อมูลประวัติ: แสดงผลปีที่แล้วในแต่ละตัวชี้วัด / history DB: print last year's results")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับ: ลงนามข้อมูลกำกับแฟ้มแบบ HMAC (แทน $KPI_XL_KEY_FILE) / secret key file: keyed metadata checksum")] = None,
 ) -> None:
     """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year.
 
@@ -150,6 +156,7 @@ def build(
     """
     from . import template
 
+    _use_key_file(key_file)
     cat = _load_catalog(catalog)
     codes = None
     if districts:
@@ -164,6 +171,12 @@ def build(
         if unknown:
             err.print(f"[red]ไม่มีรหัสเขต {unknown} / unknown district codes {unknown}[/]")
             raise typer.Exit(2)
+    from .files import check_output_folder
+
+    try:
+        check_output_folder(out, inputs=[catalog])
+    except KpiError as exc:
+        _fail(exc.problems, 2)
     past = None
     if history_db is not None:
         from .past import districts_past
@@ -185,6 +198,47 @@ def build(
     console.print(f"สร้างแล้ว {len(paths)} แฟ้ม ใน {out} / built {len(paths)} workbooks in {out}")
 
 
+def _use_key_file(path: Path | None) -> None:
+    """``--key-file`` for this process and its workers (through the environment they inherit);
+    a key that cannot be used stops the command before any work (KPI-E615, exit 2)."""
+    import os
+
+    from .keys import KEY_FILE_ENV, KeyProblem, load_key
+    from .problems import problem
+
+    if path is not None:
+        os.environ[KEY_FILE_ENV] = str(path)
+    try:
+        load_key()
+    except KeyProblem as exc:
+        _fail([problem("KPI-E615", source=exc.source, detail=exc.detail)], 2)
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มกุญแจใหม่ เช่น kpi_key_2564.txt / new key file")],
+) -> None:
+    """สร้างกุญแจลับของส่วนกลางสำหรับข้อมูลกำกับแฟ้ม / Make head office's secret key for tamper-evident metadata.
+
+    Keep the file at head office only (never in a workbook, never on a district PC); one key per
+    fiscal year. Give it to build and consolidate (their key-file option, or KPI_XL_KEY_FILE).
+    """
+    import os
+
+    from .keys import new_key
+
+    if out.exists():
+        err.print(f"[red]มีแฟ้ม {out} อยู่แล้ว จะไม่เขียนทับกุญแจเดิม / {out} exists; an existing key is never overwritten[/]")
+        raise typer.Exit(2)
+    if not out.parent.is_dir():
+        err.print(f"[red]ไม่พบโฟลเดอร์ {out.parent} / folder not found: {out.parent}[/]")
+        raise typer.Exit(2)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by head office's account only
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(new_key() + "\n")
+    console.print(f"สร้างกุญแจแล้ว / key written: {out}")
+
+
 # --- validate -----------------------------------------------------------------------------------
 
 
@@ -203,6 +257,7 @@ def validate(
     """
     from .validate import validate_file
 
+    _use_key_file(None)  # a configured key that cannot be read: one message, not a traceback per file
     cat = _load_catalog(catalog) if catalog else None
     reports = [validate_file(f, catalog=cat, quarter=quarter) for f in files]
     if annotate is not None:
@@ -283,15 +338,24 @@ def consolidate(
     catalog: CatalogOpt,
     quarter: Annotated[int, typer.Option(min=1, max=4, help="ไตรมาสที่รวบรวม / quarter")],
     out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มสรุป .xlsx / summary workbook")],
-    db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (URL SQLAlchemy) ค่าเริ่มต้น SQLite ข้างแฟ้มสรุป / history DB URL")] = None,
+    db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (แฟ้มหรือ URL) ค่าเริ่มต้น $KPI_XL_HISTORY หรือ kpi_history.sqlite ข้างแฟ้มสรุป / history DB; default $KPI_XL_HISTORY, else kpi_history.sqlite beside the summary")] = None,
     into: Annotated[Path | None, typer.Option(help="แม่แบบของส่วนกลางที่จะเติมข้อมูล / head office's own template")] = None,
     html: Annotated[Path | None, typer.Option(help="เขียนเว็บรายงานลงโฟลเดอร์นี้ด้วย / also write the web report here")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับของส่วนกลาง (แทน $KPI_XL_KEY_FILE) / head office's secret key file")] = None,
+    replace_history: Annotated[bool, typer.Option("--replace-history", help="บันทึกแทนรอบเดิมแม้โฟลเดอร์ว่าง ได้แฟ้มน้อยกว่าเดิม หรือไตรมาสไม่ตรงกับแฟ้ม (รอบเดิมเรียกคืนได้) / replace the stored period even with an empty inbox, fewer workbooks or a quarter the covers contradict (the old run stays restorable)")] = False,
 ) -> None:
-    """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook."""
+    """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook.
+
+    Every output is checked before the first file is read. Ends with one tally line.
+    Exit code: 0 every district sent a clean workbook; 1 done and written, but some district is
+    missing, has errors or could not be read; 2 nothing written (a usage mistake, an output that
+    cannot be written, or a run refused to protect the stored history).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .consolidate import consolidate as run
 
+    _use_key_file(key_file)
     cat = _load_catalog(catalog)
     if not inbox.is_dir():
         err.print(f"[red]ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}[/]")
@@ -303,20 +367,35 @@ def consolidate(
         def progress(done: int, total: int, file: str) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run(inbox, cat, quarter, out=out, db=_db_url(db) if db else None, into=into, progress=progress)
+        try:
+            result = run(inbox, cat, quarter, out=out, db=_db_url(db) if db else None, into=into,
+                         progress=progress, replace=replace_history)
+        except KpiError as exc:
+            bar.stop()
+            _fail(exc.problems, 2)
     _print_consolidation(result)
     # --- web report (kpi_xl.web): a post-step on the history the run just wrote.
     if html is not None:
-        from .consolidate import HISTORY_FILE
+        from .history import default_location
         from .web import SiteError, build_site
 
-        history_db = _db_url(db) if db else out.with_name(HISTORY_FILE)
+        history_db = _db_url(db) if db else default_location(out.parent)  # where the run just wrote
         try:
             site = build_site(history_db, html, fiscal_year=result.fiscal_year, quarter=result.quarter, catalog=cat)
         except SiteError as exc:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         _print_site(site)
+    console.print(tally(result.counts))
+    raise typer.Exit(0 if result.complete else 1)
+
+
+def tally(counts: dict[str, int]) -> str:
+    """The one line a run ends with (also the first thing to read in a log)."""
+    return (f"รับแล้ว {counts['received']} เขต · ถูกต้อง {counts['clean']} · มีข้อผิดพลาด {counts['with_errors']} · "
+            f"ยังไม่ส่ง {counts['missing']} · เปิดไม่ได้ {counts['unreadable']} แฟ้ม / "
+            f"received {counts['received']} · clean {counts['clean']} · with errors {counts['with_errors']} · "
+            f"missing {counts['missing']} · unreadable {counts['unreadable']} file(s)")
 
 
 def _print_consolidation(result) -> None:  # noqa: ANN001 - ConsolidationResult
@@ -336,15 +415,47 @@ def _print_consolidation(result) -> None:  # noqa: ANN001 - ConsolidationResult
         console.print(f"{label}: {path}")
 
 
-@app.command()
+HistoryDb = Annotated[str | None, typer.Option(
+    help="ฐานข้อมูลประวัติ (แฟ้มหรือ URL) ค่าเริ่มต้น $KPI_XL_HISTORY หรือ kpi_history.sqlite ในโฟลเดอร์ปัจจุบัน / "
+    "history DB; default $KPI_XL_HISTORY, else kpi_history.sqlite in the current folder")]
+
+
+def _history_db(db: str | None) -> str:
+    """The one default location; a missing database is an error here, never created by reading."""
+    from .history import default_location, display_url, exists
+
+    url = _db_url(str(db if db else default_location()))
+    if not exists(url):
+        from .problems import problem
+
+        _fail([problem("KPI-E613", path=display_url(url))], 2)
+    return url
+
+
+@history_app.callback()
 def history(
+    ctx: typer.Context,
+    district: Annotated[int | None, typer.Option(help="รหัสเขต เช่น 1030 (เหมือน history trend) / district code")] = None,
+    db: HistoryDb = None,
+) -> None:
+    """ประวัติการรวบรวม / The history database: trend, runs, restore."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if district is None:
+        err.print(ctx.get_help())
+        raise typer.Exit(2)
+    history_trend_command(district=district, db=db)
+
+
+@history_app.command("trend")
+def history_trend_command(
     district: Annotated[int, typer.Option(help="รหัสเขต เช่น 1030 / district code")],
-    db: Annotated[str, typer.Option(help="ฐานข้อมูลประวัติ (URL หรือแฟ้ม .sqlite) / history DB")] = "kpi_history.sqlite",
+    db: HistoryDb = None,
 ) -> None:
     """แนวโน้มคะแนนของเขตข้ามไตรมาสและปี / A district's score trend across quarters and years."""
     from .history import history_trend
 
-    frame = history_trend(_db_url(db), district)
+    frame = history_trend(_history_db(db), district)
     if frame.empty:
         err.print(f"[yellow]ไม่มีประวัติของเขต {district} / no history for district {district}[/]")
         raise typer.Exit(1)
@@ -354,6 +465,51 @@ def history(
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None or v != v else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row])
     console.print(table)
+
+
+@history_app.command("runs")
+def history_runs(
+    fiscal_year: Annotated[int | None, typer.Option(help="ปีงบประมาณ / fiscal year")] = None,
+    quarter: Annotated[int | None, typer.Option(min=1, max=4, help="ไตรมาส / quarter")] = None,
+    db: HistoryDb = None,
+) -> None:
+    """ทุกรอบการรวบรวม (รอบปัจจุบันมี *) / Every consolidation run; the current one of each period is starred."""
+    from .history import runs_frame
+
+    frame = runs_frame(_history_db(db), every=True, fiscal_year=fiscal_year, quarter=quarter)
+    if frame.empty:
+        err.print("[yellow]ยังไม่มีรอบการรวบรวม / no runs stored[/]")
+        raise typer.Exit(1)
+    table = Table(title="รอบการรวบรวม / runs")
+    for header in ("", "รอบ / run", "ช่วง / period", "เวลา (UTC) / run at", "รับแล้ว / received", "ถูกต้อง / clean",
+                   "มีข้อผิดพลาด / errors", "ยังไม่ส่ง / missing", "เปิดไม่ได้ / unreadable", "แทนที่โดยตั้งใจ / forced"):
+        table.add_column(header)
+    for r in frame.to_dict("records"):
+        table.add_row("*" if r["current"] else "", str(r["id"]), f"{r['fiscal_year']}/Q{r['quarter']}", str(r["run_at"]),
+                      *[_int(r[k]) for k in ("received", "clean", "with_errors", "missing", "unreadable")],
+                      "ใช่ / yes" if r["forced"] else "")
+    console.print(table)
+
+
+def _int(value: object) -> str:
+    return "" if value is None or value != value else str(int(value))  # type: ignore[call-overload]
+
+
+@history_app.command("restore")
+def history_restore(
+    run_id: Annotated[int, typer.Argument(help="หมายเลขรอบจาก history runs / run number")],
+    db: HistoryDb = None,
+) -> None:
+    """ให้รอบเดิมกลับมาเป็นผลปัจจุบันของช่วงนั้น (ไม่ลบอะไร) / Make an earlier run current again (nothing is deleted)."""
+    from .history import restore_run
+
+    url = _history_db(db)
+    try:
+        row = restore_run(url, run_id)
+    except KpiError as exc:
+        _fail(exc.problems, 2)
+    period = f"{row['fiscal_year']}/Q{row['quarter']}"
+    console.print(f"รอบที่ {run_id} เป็นผลปัจจุบันของ {period} แล้ว / run {run_id} is now the current result of {period}")
 
 
 def _db_url(db: str) -> str:
@@ -520,6 +676,50 @@ def _lang_from_argv(argv: list[str]) -> str:
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
     return "th"
+# --- district PCs: offline install and self-check (issue 15; kept together for easy merging) -------
+
+
+@app.command()
+def bundle(
+    out: Annotated[Path, typer.Option("--out", help="โฟลเดอร์ชุดติดตั้ง / bundle folder to create")],
+    python: Annotated[list[str] | None, typer.Option(
+        "--python", help="รุ่น Python ของเครื่องเขต (ซ้ำได้; ปริยาย 3.11 3.12 3.13) / target Python, repeatable")] = None,
+    this_machine: Annotated[bool, typer.Option(
+        "--this-machine", help="สำหรับเครื่องนี้แทน Windows x64 (ใช้ทดสอบ) / for this machine, not Windows x64")] = False,
+) -> None:
+    """ชุดติดตั้งแบบไม่ใช้อินเทอร์เน็ตสำหรับเครื่องเขต / An offline installer for district PCs: wheels for
+    Windows x64 and Python 3.11–3.13, install.cmd, and a completeness check."""
+    from . import bundle as bundle_mod
+
+    if this_machine:
+        targets = [bundle_mod.this_machine()]
+    else:
+        targets = bundle_mod.windows_targets(python or bundle_mod.SUPPORTED_PYTHONS)
+    try:
+        report = bundle_mod.bundle(out, targets)
+    except (RuntimeError, OSError) as exc:
+        err.print(f"[red]สร้างชุดติดตั้งไม่สำเร็จ / bundle failed: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"{out}: {len(report.wheels)} wheels, install.cmd, install.sh, bundle.json")
+    for label, missing in report.unresolved.items():
+        if missing:
+            err.print(f"[red]{label}: ยังขาด / unresolved: {escape(', '.join(missing))}[/]")
+        else:
+            console.print(f"{label}: ครบ / complete")
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor() -> None:
+    """สิ่งที่ปุ่ม ตรวจสอบข้อมูล ต้องใช้ในเครื่องนี้ และสิ่งที่ขาด / What the Excel button needs on this PC and
+    what is missing (exit code 1 when something required is missing)."""
+    from . import doctor as doctor_mod
+
+    found = doctor_mod.checks()
+    console.print(escape(doctor_mod.render(found)), soft_wrap=True)
+    if not doctor_mod.ok(found):
+        raise typer.Exit(1)
 
 
 def main() -> None:
@@ -545,7 +745,7 @@ def main() -> None:
         err.print("ยกเลิก / aborted")
         raise SystemExit(1) from None
     except ModuleNotFoundError as exc:
-        if exc.name not in {"pandas", "sqlalchemy"}:
+        if exc.name not in {"pandas", "sqlalchemy", "packaging"}:
             raise
         err.print(f"[red]คำสั่งนี้ของส่วนกลางต้องติดตั้งเพิ่ม: pip install \"kpi-xl[hq]\" / this head-office command needs "
                   f"pip install \"kpi-xl[hq]\" (missing {exc.name})[/]")

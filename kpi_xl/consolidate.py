@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog
 from .files import sha256_file
-from .problems import Location, problem
+from .problems import KpiError, Location, problem
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -48,6 +48,11 @@ MAX_CHUNK = 64
 BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 HISTORY_FILE = "kpi_history.sqlite"
 NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed on its own row anyway
+# A saved date inside a workbook is whatever the last program (or person) wrote into docProps. It
+# chooses among duplicates only when plausible: not in the future (a day's slack for clocks and time
+# zones) and within a month of the file's own modification time (copies and e-mail keep it close).
+FUTURE_SLACK = dt.timedelta(days=1)
+MTIME_DRIFT = dt.timedelta(days=30)
 
 
 class Status(StrEnum):
@@ -110,26 +115,44 @@ _STRUCTURE_STATUS = [("KPI-E109", Status.WRONG_YEAR), ("KPI-E106", Status.OTHER_
 # Discovery
 
 
-def discover(inbox: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+def discover(inbox: Path, *, exclude: Iterable[Path] = (), skipped: list[Path] | None = None) -> list[Path]:
     """Every .xlsx/.xlsm/.xls under ``inbox`` (subfolders too), sorted; lock files included.
 
     ``.xls`` files are listed so they can be reported as unreadable rather than silently missed;
-    lock files so they can be reported as skipped. ``exclude`` keeps our own outputs out when the
-    summary is written inside the inbox.
+    lock files so they can be reported as skipped. ``exclude`` keeps our own outputs out.
+    A symbolic link (file or folder) that leads outside the inbox is not followed: anyone who can
+    drop a link in a shared folder could otherwise make head office score a file from elsewhere.
+    Such links are appended to ``skipped`` (reported as KPI-W601); links inside the inbox are used.
     """
     inbox = Path(inbox)
+    root_real = inbox.resolve()
     skip = {Path(p).resolve() for p in exclude}
     found: list[Path] = []
+    outside: list[Path] = []
     for root, dirs, files in os.walk(inbox):
         dirs.sort()
+        for name in dirs:
+            path = Path(root) / name
+            if path.is_symlink() and not _within(path.resolve(), root_real):
+                outside.append(path)  # os.walk does not enter linked folders; say so instead of silence
         for name in files:
             if not name.lower().endswith(WORKBOOK_SUFFIXES):
                 continue
             path = Path(root) / name
-            if path.resolve() in skip:
+            real = path.resolve()
+            if real in skip:
+                continue
+            if path.is_symlink() and not _within(real, root_real):
+                outside.append(path)
                 continue
             found.append(path)
+    if skipped is not None:
+        skipped.extend(sorted(outside, key=lambda p: _rel(p, inbox)))
     return sorted(found, key=lambda p: _rel(p, inbox))
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _rel(path: Path, inbox: Path) -> str:
@@ -256,6 +279,8 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
                 "code": ind.code, "year_value": ind.year_value, "score": ind.score, "target_met": ind.target_met,
                 "scoring": ind.scoring, "where": {"sheet": where.sheet, "cell": where.cell, "name": where.name},
                 "explanation_th": ind.explanation_th,
+                "flagged_cells": list(ind.flagged_cells), "value_source": ind.value_source,
+                "typed_difference": ind.typed_difference, "counted": ind.counted,
                 "fields": {name: fv.value for name, fv in ind.fields.items()},
             })
     return {
@@ -265,6 +290,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
         "district_name_en": report.district_name_en,
         "fiscal_year": report.fiscal_year,
         "report_quarter": report.report_quarter,
+        "declared_quarter": report.declared_quarter,
         "catalog_hash": report.meta.catalog_hash if report.meta else None,
         "template_version": report.meta.template_version if report.meta else None,
         "modified": modified,
@@ -354,6 +380,7 @@ class Submission:
     identified_by: Literal["metadata", "file name", ""] = ""
     fiscal_year: int | None = None
     report_quarter: int | None = None
+    declared_quarter: int | None = None
     catalog_hash: str | None = None
     template_version: str | None = None
     modified: dt.datetime | None = None
@@ -365,6 +392,7 @@ class Submission:
     note_en: str = ""
     problems: list[dict[str, Any]] = field(default_factory=list)
     indicators: list[dict[str, Any]] | None = None
+    claimed_reason: str = ""  # "future" / "drift": the internal saved date is not used to choose (KPI-W602)
 
     @property
     def saved(self) -> dt.datetime | None:
@@ -375,19 +403,40 @@ class Submission:
             return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
         return None
 
+    @property
+    def trusted_saved(self) -> dt.datetime | None:
+        """The saved date used for choosing: the file's mtime when the internal one is implausible."""
+        if self.claimed_reason and self.mtime is not None:
+            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
+        return self.saved
+
     def sort_key(self) -> tuple[Any, ...]:
-        """Total order for choosing among one district's files: usable, last saved, mtime, path."""
-        saved = self.saved or dt.datetime.min
+        """Total order for choosing among one district's files: usable, last saved (when plausible,
+        else mtime), mtime, path."""
+        saved = self.trusted_saved or dt.datetime.min
         return (self.status.usable, saved, self.mtime or 0.0, self.file)
 
 
-def _submission(record: dict[str, Any]) -> Submission:
+def _distrust(sub: Submission, run_at: dt.datetime) -> None:
+    """Mark an implausible internal saved date, so choosing falls back to the file's mtime."""
+    if sub.modified is None or sub.mtime is None:
+        return
+    now = run_at.astimezone(dt.UTC).replace(tzinfo=None) if run_at.tzinfo else run_at
+    mtime = dt.datetime.fromtimestamp(sub.mtime, dt.UTC).replace(tzinfo=None)
+    if sub.modified > now + FUTURE_SLACK:
+        sub.claimed_reason = "future"
+    elif abs(sub.modified - mtime) > MTIME_DRIFT:
+        sub.claimed_reason = "drift"
+
+
+def _submission(record: dict[str, Any], run_at: dt.datetime | None = None) -> Submission:
     sub = Submission(
         file=record["file"], size=record.get("size"), sha256=record.get("sha256"), mtime=record.get("mtime"),
         status=Status(record["status"]),
         district_code=record.get("district_code"),
         district_name_th=record.get("district_name_th"), district_name_en=record.get("district_name_en"),
         fiscal_year=record.get("fiscal_year"), report_quarter=record.get("report_quarter"),
+        declared_quarter=record.get("declared_quarter"),
         catalog_hash=record.get("catalog_hash"), template_version=record.get("template_version"),
         modified=record.get("modified"), district_score=record.get("district_score"),
         errors=record.get("errors", 0), warnings=record.get("warnings", 0),
@@ -397,6 +446,8 @@ def _submission(record: dict[str, Any]) -> Submission:
         sub.identified_by = "metadata"
     if sub.status is Status.LOCK_FILE:
         sub.errors, sub.warnings = 0, 1
+    if run_at is not None:
+        _distrust(sub, run_at)
     return sub
 
 
@@ -427,6 +478,8 @@ class ConsolidationResult:
     manifest: pd.DataFrame
     history: bool = False
     paths: dict[str, Path | str] = field(default_factory=dict)
+    error_scores: str = "scored"
+    """The catalog's rule for scores resting on error cells (catalog.ErrorScores), which the summary states."""
 
     @property
     def previous_quarter(self) -> tuple[int, int]:
@@ -446,6 +499,7 @@ class ConsolidationResult:
         out["unusable"] = out["districts"] - out["received"] - out[Status.MISSING]
         out["duplicates"] = int(self.districts["duplicate"].sum())
         out["files"] = len(self.submissions)
+        out["unreadable"] = int(self.submissions["status"].map(lambda v: Status(v).unreadable).sum())
         return out
 
     @property
@@ -475,6 +529,7 @@ def consolidate(
     progress: Progress | None = None,
     jobs: int | None = None,
     run_at: dt.datetime | None = None,
+    replace: bool = False,
 ) -> ConsolidationResult:
     """Consolidate every workbook under ``inbox`` for ``quarter`` of the catalog's fiscal year.
 
@@ -485,6 +540,13 @@ def consolidate(
     ``<into stem>_<fy>_Q<q><suffix>`` beside ``out`` or ``into``).
     ``progress(done, total, file)`` is called once per file. ``jobs``: worker processes
     (default: every core). Inputs are only read; every output is replaced atomically.
+
+    Every output (summary, manifest, ``into_out``, the SQLite history file) is checked before the
+    first file is read (:func:`kpi_xl.files.check_output`): a mistake costs seconds, not a batch.
+    A run that would replace a stored period with an empty inbox, fewer usable workbooks, or a
+    quarter the workbooks' covers contradict raises :class:`KpiError` before anything is written
+    (:func:`kpi_xl.history.check_replacement`), unless ``replace=True`` (the CLI's
+    ``--replace-history``); the replaced run stays in the history and can be restored.
     """
     if quarter not in (1, 2, 3, 4):
         raise ValueError(f"quarter must be 1–4, got {quarter!r}")
@@ -497,10 +559,17 @@ def consolidate(
         raise FileNotFoundError(f"ไม่พบโฟลเดอร์ {inbox} / folder not found: {inbox}")
     out_path = Path(out) if out is not None else None
     run_at = run_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    exclude = [p for p in (out_path, into, into_out) if p is not None]
+    url = None
+    if db is not False and (db is not None or out_path is not None):
+        from .history import default_location
+
+        url = db if db is not None else default_location(out_path.parent)  # type: ignore[union-attr]
+    into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url, db_given=db is not None)
+    exclude = [p for p in (out_path, into, into_target) if p is not None]
     if out_path is not None:
         exclude.append(manifest_path(out_path))
-    files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude)]
+    skipped: list[Path] = []
+    files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude, skipped=skipped)]
     jobs = jobs or os.cpu_count() or 1
 
     catalog_codes = {d.code for d in catalog.districts}
@@ -508,7 +577,7 @@ def consolidate(
     by_district: dict[int, list[Submission]] = {}
     subs: list[Submission] = []
     for record in _run_checks(files, catalog, quarter, jobs, progress):
-        sub = _submission(record)
+        sub = _submission(record, run_at)
         subs.append(sub)
         code = sub.district_code
         if sub.identified_by == "metadata" and code in catalog_codes:
@@ -525,22 +594,28 @@ def consolidate(
 
     _flag_far_from_peers(best)
     problems = _decide(subs, best, by_district, catalog)
+    problems += [_flat(problem("KPI-W601", Location(file=_rel(p, inbox)), value=_rel(p, inbox)))
+                 | {"district_code": None} for p in skipped]
     groups = {code: len(group) for code, group in by_district.items()}
     result = _frames(catalog, quarter, inbox, run_at, subs, best, groups, problems)
+    if not replace and (url is not None or out_path is not None or into is not None):
+        from .history import check_replacement
+
+        declared = [s.declared_quarter for s in subs if s.declared_quarter is not None and not s.status.unreadable]
+        refused = check_replacement(url, result, files_found=len(files), declared=declared)
+        if refused:
+            raise KpiError(refused)
     history_engine = None
-    if db is not False and (db is not None or out_path is not None):
+    if url is not None:
         from . import history
 
-        url = db if db is not None else out_path.parent / HISTORY_FILE  # type: ignore[union-attr]
         history_engine = history.open_db(url)
         history.attach_previous(history_engine, result)
         result.paths["db"] = history.display_url(url)
-    if into is not None:  # before the summary, so its warnings (KPI-W504) are listed there
-        from .hq import default_output, fill_template
+    if into is not None and into_target is not None:  # before the summary, so its warnings (KPI-W504) are listed
+        from .hq import fill_template
 
-        target = Path(into_out) if into_out is not None else default_output(
-            Path(into), result, out_path.parent if out_path is not None else None)
-        result.paths["into"] = fill_template(Path(into), target, result)
+        result.paths["into"] = fill_template(Path(into), into_target, result)
     if out_path is not None:
         from .summary import write_manifest_json, write_summary
 
@@ -550,7 +625,7 @@ def consolidate(
     if history_engine is not None:
         from . import history
 
-        history.record_run(history_engine, result)
+        history.record_run(history_engine, result, forced=replace)
         history_engine.dispose()
     return result
 
@@ -569,6 +644,61 @@ def _flag_far_from_peers(best: dict[int, Submission]) -> None:
         sub = best[code]
         sub.problems.extend(_flat(p, sub.file) for p in found)
         sub.warnings += len(found)
+
+
+def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None, into: str | Path | None,
+                   into_out: str | Path | None, db: str | Path | None, *, db_given: bool = True) -> Path | None:
+    """Every output checked before the batch (KpiError with all problems); stale temps of a killed
+    earlier run removed. Returns where ``into`` will be filled (None without ``into``).
+
+    A history file that was not given but derived from ``--out`` is not checked when ``--out``
+    itself failed: one mistake, one message."""
+    from types import SimpleNamespace
+
+    from .files import check_output, clean_stale_temps
+    from .keys import KeyProblem, load_key
+
+    found: list[Any] = []
+    try:
+        load_key()  # a configured key that cannot be read must stop the run, not weaken every check
+    except KeyProblem as exc:
+        found.append(problem("KPI-E615", source=exc.source, detail=exc.detail))
+    targets: list[Path] = []
+    inputs: list[Path] = [inbox] + ([Path(into)] if into is not None else [])
+
+    def check(path: Path, option: str, suffixes: tuple[str, ...] | None) -> None:
+        try:
+            check_output(path, inputs=inputs, suffixes=suffixes, option=option)
+            targets.append(path)
+        except KpiError as exc:
+            found.extend(exc.problems)
+
+    if out is not None:
+        check(out, "--out", (".xlsx",))
+        if not found:
+            check(manifest_path(out), "--out (manifest)", (".json",))
+    into_target = None
+    if into is not None:
+        from .hq import default_output
+
+        period = SimpleNamespace(fiscal_year=catalog.fiscal_year, quarter=quarter)
+        into_target = Path(into_out) if into_out is not None else default_output(
+            Path(into), period, out.parent if out is not None else None)  # type: ignore[arg-type]
+        check(into_target, "--into", (".xlsx", ".xlsm"))
+    if db is not None and (db_given or not found):
+        from .history import sqlite_file
+
+        db_file = sqlite_file(db)
+        if db_file is not None:
+            check(db_file, "--db", None)
+            if targets and targets[-1] == db_file:
+                targets.pop()  # a database is updated in place by transactions: it has no temp files
+    if found:
+        raise KpiError(found)
+    started = dt.datetime.now().timestamp()
+    for target in targets:
+        clean_stale_temps(target, older_than=started - 1)
+    return into_target
 
 
 def manifest_path(out: Path) -> Path:
@@ -593,6 +723,16 @@ def _decide(subs: list[Submission], best: dict[int, Submission], by_district: di
             listed = ", ".join(o.file for o in others[:NOTE_FILES])
             more_th = f" และอีก {len(others) - NOTE_FILES} แฟ้ม" if len(others) > NOTE_FILES else ""
             more_en = f" and {len(others) - NOTE_FILES} more" if len(others) > NOTE_FILES else ""
+            for sub in sorted(group, key=lambda s: s.file):
+                if sub.claimed_reason and sub.modified is not None and sub.trusted_saved is not None:
+                    future = sub.claimed_reason == "future"
+                    extra.append(_flat(problem(
+                        "KPI-W602", Location(file=sub.file), value=f"{sub.modified:%Y-%m-%d %H:%M} UTC",
+                        expected=f"{sub.trusted_saved:%Y-%m-%d %H:%M} UTC",
+                        reason_th="อยู่ในอนาคต" if future else "ห่างจากเวลาของแฟ้มเกิน 30 วัน",
+                        reason_en="lies in the future" if future else "is more than 30 days from the file's own time",
+                    )) | {"district_code": code})
+                    sub.warnings += 1
             chosen.note_th = f"ส่งซ้ำ แฟ้มอื่น: {listed}{more_th}"
             chosen.note_en = f"duplicate; other files: {listed}{more_en}"
             extra.append(_flat(problem("KPI-W502", Location(file=chosen.file), value=_label(catalog, code),
@@ -703,12 +843,16 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "errors": chosen.errors if chosen else 0,
             "warnings": chosen.warnings if chosen else 0,
             "score": chosen.district_score if chosen and status.usable else None,
+            "flagged": _flagged_count(chosen) if chosen and status.usable else 0,
             "note_th": chosen.note_th if chosen else "", "note_en": chosen.note_en if chosen else "",
         })
     _rank(dist_rows)
+    for row in dist_rows:  # a rank among districts whose data still has errors is marked
+        row["rank_marked"] = row["rank"] is not None and row["status"] == Status.WITH_ERRORS.value
     dist_cols = ["district_code", "district_name_th", "district_name_en", "status", "status_th", "status_en",
                  "file", "identified_by", "saved", "report_quarter", "files", "duplicate", "errors", "warnings",
-                 "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en"]
+                 "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en", "flagged",
+                 "rank_marked"]
     for row in dist_rows:
         row["prev_quarter_score"] = None
         row["prev_year_score"] = None
@@ -741,6 +885,11 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
                 "level": level_of(score),
                 "target_met": got.get("target_met"),
                 "explanation_th": got.get("explanation_th", ""),
+                "flagged": bool(got.get("flagged_cells")),
+                "flagged_cells": ", ".join(got.get("flagged_cells") or []) or None,
+                "value_source": got.get("value_source"),
+                "typed_difference": got.get("typed_difference"),
+                "counted": got.get("counted", True) if got else None,
             }
             fields = got.get("fields", {})
             for name in field_names:
@@ -748,7 +897,8 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             score_rows.append(row)
     score_cols = ["fiscal_year", "quarter", "district_code", "district_name_th", "district_name_en", "status",
                   "status_th", "indicator_code", "indicator_name_th", "dimension", "scoring", "weight", "target",
-                  "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", *field_names]
+                  "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", "flagged",
+                  "flagged_cells", "value_source", "typed_difference", "counted", *field_names]
     scores = _frame(pd, score_rows, score_cols)
     _ints(scores, ["level"])
 
@@ -769,13 +919,14 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "max_score": max(scored) if scored else None,
             "met": sum(1 for r in met if r["target_met"]),
             "met_share": (sum(1 for r in met if r["target_met"]) / len(met)) if met else None,
+            "flagged": sum(1 for r in usable if r["flagged"]),
         }
         for level in range(6):
             row[f"level_{level}"] = sum(1 for r in usable if r["level"] == level)
         ind_rows.append(row)
     ind_cols = ["indicator_code", "indicator_name_th", "indicator_name_en", "dimension", "scoring", "weight",
                 "target", "unit", "direction", "districts_applicable", "districts_reporting", "mean_score",
-                "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)]]
+                "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)], "flagged"]
     indicators = _frame(pd, ind_rows, ind_cols)
 
     # Problems: the used files' own, the unusable files' reasons, and the consolidation ones.
@@ -802,7 +953,13 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         fiscal_year=fy, quarter=quarter, catalog_hash=catalog.content_hash, catalog_title_th=catalog.title_th,
         inbox=inbox, run_at=run_at, submissions=submissions, districts=districts, scores=scores,
         indicators=indicators, problems=problems_frame, manifest=manifest,
+        error_scores=catalog.error_scores.value,
     )
+
+
+def _flagged_count(sub: Submission) -> int:
+    """How many of the district's scores rest on a cell with an error."""
+    return sum(1 for i in sub.indicators or [] if i.get("flagged_cells"))
 
 
 def _sheet_order(catalog: Catalog, sheet: str | None) -> tuple[int, str]:

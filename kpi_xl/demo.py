@@ -202,7 +202,11 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
     report = validate_file(faulty, catalog=catalog, quarter=quarter)
     marked = annotate(faulty, directory / f"checked_{faulty.name}", report)
 
-    summary, db = directory / "summary.xlsx", directory / "history.sqlite"
+    # The one default location's rule (beside the summary), but never $KPI_XL_HISTORY: sample data
+    # must not land in head office's real history.
+    from .history import HISTORY_FILE
+
+    summary, db = directory / "summary.xlsx", directory / HISTORY_FILE
     db_url = f"sqlite:///{db.resolve()}"
     say("[4/5] รวบรวมผลครั้งแรก (ยังขาด 3 เขต) / first consolidation")
     first = consolidate(inbox, catalog, quarter, out=summary, db=db_url)
@@ -221,7 +225,7 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
     say(f"  1. {summary}  — สรุปผลทุกเขต (ภาพรวม สถานะการส่ง คะแนน) / the summary for executives")
     say(f"  2. {marked}  — ตัวอย่างแฟ้มที่ตรวจแล้ว มีเครื่องหมายและหมายเหตุ / a checked workbook with its marks")
     say(f"  3. {inbox}  — แฟ้มที่เขตส่งมา / what the districts sent")
-    say(f"  4. {db}  — ฐานข้อมูลประวัติ: kpi-xl history --district 1030 --db {db}")
+    say(f"  4. {db}  — ฐานข้อมูลประวัติ / the history: kpi-xl history --district 1030 --db {db}")
 
     # --- web report (kpi_xl.web): the same results as a static site, built from the history DB.
     if web:

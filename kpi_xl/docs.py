@@ -93,7 +93,8 @@ def contract_markdown() -> str:
         "",
         "The hidden metadata sheet holds, key in column A and value in column B: template_version, fiscal_year,",
         "district_code, district_name_th, district_name_en, catalog_hash, indicator_codes, build_time,",
-        "catalog_parts, catalog_json_1…n (the catalog as JSON), meta_checksum (SHA-256 of the rows above).",
+        "catalog_parts, catalog_json_1…n (the catalog as JSON), checksum_kind (only when built with head office's",
+        "secret key: hmac-sha256), meta_checksum (SHA-256 of the rows above, or HMAC-SHA256 under the key).",
         "",
     ]
     return "\n".join(lines)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "validate", "clear_marks", "run_validate", "run_clear", "read_book", "apply_plan", "clear_book",
-    "log_dir", "remote_payload",
+    "log_dir", "remote_payload", "warn_version", "workbook_vba_version",
 ]
 
 TITLE = "kpi-xl ตรวจสอบข้อมูล"
@@ -89,6 +89,10 @@ def _run(what: str, action: Any, book: Any) -> None:
         _message_box_without_excel(_failure_text(_log_exception(what)))
         return
     try:
+        warn_version(book)
+    except Exception:  # noqa: BLE001 - the warning is advice; its failure must not stop the check
+        _log_exception(f"{what} version check")
+    try:
         message, mode = action(book)
         _log(f"{what} ok in {time.perf_counter() - started:.3f}s: {_book_name(book)} — {message.splitlines()[0]}")
     except ButtonError as exc:  # explained, not a bug: say what to do
@@ -106,6 +110,37 @@ def _run(what: str, action: Any, book: Any) -> None:
     except Exception:  # noqa: BLE001 - e.g. Excel busy in a cell edit
         _log_exception(f"{what} alert")
         _message_box_without_excel(message)
+
+
+def workbook_vba_version(book: Any) -> str | None:
+    """The xlwings VBA module version the workbook was built with (its ``xlwings.conf`` row), or
+    None for workbooks built before the row existed."""
+    from .xlcompat import VBA_VERSION_KEY
+
+    conf = _sheet(book, "xlwings.conf")
+    if conf is None:
+        return None
+    for line in _used_grid(conf):
+        if line and str(line[0] or "").strip().lower() == VBA_VERSION_KEY and len(line) > 1 and line[1]:
+            return str(line[1]).strip()
+    return None
+
+
+def warn_version(book: Any) -> str | None:
+    """Before anything else: tell the clerk (Thai, English beside) when this PC's xlwings differs
+    from the workbook's VBA module, so a failure that follows has its likely cause on screen.
+    Returns the message shown, or None."""
+    import xlwings as xw
+
+    from .xlcompat import version_message
+
+    text = version_message(xw.__version__, workbook_vba_version(book))
+    if text is None:
+        return None
+    message = f"{text[0]}\n\n{text[1]}"
+    _log(f"version mismatch: {text[1]}")
+    book.app.alert(message, title=TITLE, buttons="ok", mode="info")
+    return message
 
 
 def _validate_message(book: Any) -> tuple[str, str]:
@@ -476,6 +511,7 @@ def clear_book(book: Any, *, results_sheet: str | None = None, guard: _Protectio
 def apply_plan(book: Any, plan: MarkPlan) -> list[MarkRecord]:
     """Clear the previous run's marks, then write ``plan``: fills, notes, scores, results, undo list."""
     from .marks import MARKS_SHEET, MarkRecord, records_grid
+    from .xlcompat import add_note
 
     guard = _Protection(book)
     try:
@@ -502,9 +538,9 @@ def apply_plan(book: Any, plan: MarkPlan) -> list[MarkRecord]:
                     records.append(MarkRecord("fill", mark.sheet, mark.cell, original, False))
                     rng.color = mark.fill
                     if rng.note is None:  # a note the clerk (or the template) wrote stays untouched
-                        note = rng.add_note(mark.note)
+                        note = add_note(rng, mark.note)  # Range.add_note, or COM before xlwings 0.37.5
                         records[-1] = MarkRecord("fill", mark.sheet, mark.cell, original, True)
-                        if not guard.remote:  # pragma: no cover - desktop Excel: grow the box to the text
+                        if note is not None and not guard.remote:  # pragma: no cover - desktop: fit the box
                             try:
                                 note.api.Shape.TextFrame.AutoSize = True
                             except Exception:  # noqa: BLE001 - cosmetic only

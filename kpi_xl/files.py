@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -56,3 +57,116 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs checked before any work
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output(
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    suffixes: tuple[str, ...] | None = (".xlsx",),
+    option: str = "--out",
+) -> Path:
+    """Refuse an output that would destroy an input or fail only after the whole batch ran.
+
+    Checked, symlinks resolved: not a folder, the right suffix, not one of ``inputs`` and not inside
+    an input folder (the inbox being read), its folder exists and a file can really be created there
+    (a probe file, not ``os.access``, which says yes to root on a read-only share). Raises
+    :class:`~kpi_xl.problems.KpiError` with the first problem, worst first; returns the path.
+    """
+    from .problems import KpiError, Location, problem
+
+    path = Path(path)
+    where = Location()
+    resolved = path.resolve()
+    for item in inputs:  # the worst mistake first, alone: one clear message
+        source = Path(item).resolve()
+        if resolved == source or (source.is_dir() and _inside(resolved, source) and resolved.is_file()):
+            raise KpiError([problem("KPI-E601", where, option=option, path=str(path))])
+        if source.is_dir() and _inside(resolved, source):
+            raise KpiError([problem("KPI-E602", where, option=option, path=str(path), folder=str(item))])
+    if path.is_dir():
+        raise KpiError([problem("KPI-E604", where, option=option, path=str(path),
+                                example=str(path / ("summary.xlsx" if suffixes else "kpi_history.sqlite")))])
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise KpiError([problem("KPI-E603", where, option=option, path=str(path), expected=", ".join(suffixes))])
+    folder = resolved.parent
+    if not folder.is_dir():
+        raise KpiError([problem("KPI-E605", where, option=option, path=str(path), folder=str(path.parent))])
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kpi-xl-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise KpiError([problem("KPI-E606", where, option=option, path=str(path), folder=str(path.parent),
+                                detail=exc.strerror or type(exc).__name__)]) from None
+    return path
+
+
+def check_output_folder(folder: str | Path, *, inputs: Iterable[str | Path] = (), option: str = "--out") -> Path:
+    """A folder that will receive many files (``build --out``): not a file, not an input, and the
+    nearest existing folder on its way is writable (the folder itself may still be created)."""
+    from .problems import KpiError, Location, problem
+
+    folder = Path(folder)
+    where = Location()
+    if folder.exists() and not folder.is_dir():
+        raise KpiError([problem("KPI-E607", where, option=option, path=str(folder))])
+    resolved = folder.resolve()
+    for item in inputs:
+        if resolved == Path(item).resolve():
+            raise KpiError([problem("KPI-E601", where, option=option, path=str(folder))])
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise KpiError([problem("KPI-E607", where, option=option, path=str(existing))])
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kpi-xl-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise KpiError([problem("KPI-E606", where, option=option, path=str(folder), folder=str(existing),
+                                detail=exc.strerror or type(exc).__name__)]) from None
+    return folder
+
+
+def stale_temps(target: str | Path, *, older_than: float) -> list[Path]:
+    """Temp files :func:`atomic_path` left beside ``target`` when a run was killed.
+
+    Only our exact pattern (``.<stem>.<8 mkstemp characters><suffix>.tmp``) and only files older than
+    ``older_than`` (a timestamp: this run's start), so a run going on in parallel keeps its own.
+    """
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.stem)}\.[a-z0-9_]{{8}}{re.escape(target.suffix)}\.tmp")
+    found = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not pattern.fullmatch(entry.name) or entry.is_symlink() or not entry.is_file():
+            continue
+        try:
+            if entry.stat().st_mtime < older_than:
+                found.append(entry)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def clean_stale_temps(target: str | Path, *, older_than: float) -> list[Path]:
+    """Delete what :func:`stale_temps` finds; returns what was removed."""
+    removed = []
+    for path in stale_temps(target, older_than=older_than):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed

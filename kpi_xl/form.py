@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 FieldType = Literal["fixed", "text", "number", "quarter", "date", "computed"]
 RequiredKind = Literal["quarterly", "year_end", "signature"]
 COLUMNS = "ABCDEFG"
+HELPED_TYPES = ("number", "quarter")
+QUARTER_HELPER_ROW = 0
+"""Helper cells sit in the spec's ``helper_column``: one per number/quarter input, on its row, and the
+reporting quarter's on the first row (the title's, which has no input)."""
 
 
 class CellSpec(BaseModel):
@@ -106,6 +110,7 @@ class FormSpec(BaseModel):
     columns: dict[str, float]
     print_area_last_col: str
     hidden_columns: list[str] = Field(default_factory=list)
+    helper_column: str = "I"
     rows: list[RowSpec]
     fields: dict[str, FieldSpec]
     workbook_names: dict[str, WorkbookName]
@@ -133,7 +138,32 @@ class FormSpec(BaseModel):
             if sheet.sheet not in self.sheets:
                 raise ValueError(f"report_sheets.{key}.sheet {sheet.sheet!r} is not a key of sheets")
         self._addresses = {c.name: (r, c.col_index) for r, row in enumerate(self.rows) for c in row.cells if c.name}
+        helped = [(self._addresses[n][0], n) for n, f in self.fields.items() if f.type in HELPED_TYPES]
+        rows = [r for r, _ in helped]
+        if len(rows) != len(set(rows)) or QUARTER_HELPER_ROW in rows:
+            raise ValueError("each number/quarter input needs a row of its own (and not the first) for its helper cell")
         return self
+
+    @property
+    def helper_col(self) -> int:
+        """0-based index of the hidden helper column (right of the button column)."""
+        col = 0
+        for ch in self.helper_column.upper():
+            col = col * 26 + ord(ch) - 64
+        return col - 1
+
+    def helper_a1(self, name: str) -> str:
+        """Absolute A1 of the hidden helper cell holding input ``name`` as a number (``$I$21``)."""
+        return f"${self.helper_column}${self.addresses[name][0] + 1}"
+
+    @property
+    def quarter_helper_a1(self) -> str:
+        """Absolute A1 of the hidden helper cell holding the cover's reporting quarter (1–4; 4 if unreadable)."""
+        return f"${self.helper_column}${QUARTER_HELPER_ROW + 1}"
+
+    def helped_fields(self) -> list[FieldSpec]:
+        """Inputs whose formulas read them through a helper cell (numbers and level quarters)."""
+        return [f for f in self.fields.values() if f.type in HELPED_TYPES]
 
     @property
     def addresses(self) -> dict[str, tuple[int, int]]:

@@ -1,24 +1,35 @@
 """The history database: every consolidation run, so head office can compare quarters and years.
 
 A real database through SQLAlchemy Core: a SQLite file by default (nothing to install), PostgreSQL
-(or anything SQLAlchemy speaks) by URL. One run per fiscal year and quarter: running the same
-period again replaces that period's rows, and only those, in one transaction — a run that dies
-half-way leaves the previous rows in place.
+(or anything SQLAlchemy speaks) by URL.
 
-Tables (every child row also carries ``fiscal_year`` and ``quarter`` so a period is deleted with
-one indexed statement on any database):
+Nothing is ever updated in place or deleted: every run is a row of ``runs`` with its results
+hanging off it (``run_id``), and a period's *current* result is the run named by the period's
+latest row in ``accepted``. A new run appends itself and an "accepted" marker; restoring an
+earlier run appends another marker pointing back at it. So "what did we know in April?" can
+always be answered, and a mistyped command can always be undone (``kpi-xl history restore``).
 
-- ``runs``: one row per period: when, from which catalog, counts, mean score.
+Tables (every child row also carries ``fiscal_year`` and ``quarter``, so a period is read with
+one indexed condition on any database):
+
+- ``runs``: one row per consolidation run: when, from which catalog, counts, mean score.
+- ``accepted``: append-only markers; the latest per period names its current run.
 - ``submissions``: every input file: SHA-256, size, status, district, saved time.
-- ``district_results``: one row per district of the catalog: status, file, weighted score, rank.
-- ``results``: district × indicator: value scored, score, level, target met.
+- ``district_results``: one row per district of the catalog per run: status, file, score, rank.
+- ``results``: run × district × indicator: value scored, score, level, target met.
 - ``problems``: every problem listed in the summary.
+- ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open.
+
+Default location (one rule for ``demo``, ``consolidate`` and ``history``): the environment
+variable ``KPI_XL_HISTORY`` (a file path or a URL) when set, otherwise ``kpi_history.sqlite``
+beside the summary workbook (``consolidate``, ``demo``) or in the current folder (``history``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +47,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     create_engine,
-    delete,
+    event,
+    func,
     insert,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
 
@@ -48,7 +61,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .consolidate import ConsolidationResult
+    from .problems import Problem
 
+SCHEMA_VERSION = 2
+HISTORY_FILE = "kpi_history.sqlite"
+HISTORY_ENV = "KPI_XL_HISTORY"
 metadata = MetaData()
 
 runs = Table(
@@ -69,7 +86,26 @@ runs = Table(
     Column("missing", Integer),
     Column("files", Integer),
     Column("mean_score", Float),
-    UniqueConstraint("fiscal_year", "quarter", name="uq_runs_period"),
+    Column("unreadable", Integer),
+    Column("forced", Boolean, nullable=False, default=False),
+    Index("ix_runs_period", "fiscal_year", "quarter"),
+)
+
+accepted = Table(
+    "accepted", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("accepted_at", DateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Index("ix_accepted_period", "fiscal_year", "quarter"),
+)
+
+schema_info = Table(
+    "schema_info", metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
 )
 
 submissions = Table(
@@ -96,9 +132,9 @@ submissions = Table(
 
 district_results = Table(
     "district_results", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("fiscal_year", Integer, primary_key=True),
-    Column("quarter", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
     Column("district_code", Integer, primary_key=True),
     Column("district_name_th", Text),
     Column("status", String(32), nullable=False),
@@ -109,13 +145,14 @@ district_results = Table(
     Column("score", Float),
     Column("rank", Integer),
     Index("ix_district_results_district", "district_code"),
+    Index("ix_district_results_period", "fiscal_year", "quarter"),
 )
 
 results = Table(
     "results", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("fiscal_year", Integer, primary_key=True),
-    Column("quarter", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
     Column("district_code", Integer, primary_key=True),
     Column("indicator_code", String(20), primary_key=True),
     Column("indicator_name_th", Text),
@@ -145,7 +182,7 @@ problems = Table(
     Index("ix_problems_period", "fiscal_year", "quarter"),
 )
 
-_CHILDREN = (problems, results, district_results, submissions)
+_CHILDREN = (problems, results, district_results, submissions)  # children first: the order to drop them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,8 +205,34 @@ def display_url(db: str | Path) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def default_location(beside: Path | None = None) -> str | Path:
+    """The one default history location: ``$KPI_XL_HISTORY``, else ``kpi_history.sqlite`` in
+    ``beside`` (the summary's folder) or in the current folder."""
+    env = os.environ.get(HISTORY_ENV, "").strip()
+    if env:
+        return env
+    return (beside if beside is not None else Path.cwd()) / HISTORY_FILE
+
+
+def sqlite_file(db: str | Path) -> Path | None:
+    """The file behind a SQLite URL or path (None for other databases and in-memory SQLite)."""
+    parsed = make_url(database_url(db))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def exists(db: str | Path | Engine) -> bool:
+    """Whether there is a database to read: a missing SQLite file is not created by asking."""
+    return _exists(db)
+
+
 def open_db(db: str | Path | Engine) -> Engine:
-    """Connect and create the tables that are missing (never drops or alters anything)."""
+    """Connect, create missing tables and upgrade a database made by an earlier kpi-xl.
+
+    SQLite engines made here run every transaction with an explicit BEGIN (pysqlite otherwise
+    commits DDL on its own), so an upgrade or a run that dies half-way leaves the old rows.
+    """
     if isinstance(db, Engine):
         engine = db
     else:
@@ -178,8 +241,56 @@ def open_db(db: str | Path | Engine) -> Engine:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
-    metadata.create_all(engine)
+        if parsed.get_backend_name() == "sqlite":
+            _transactional_sqlite(engine)
+    _upgrade(engine)
     return engine
+
+
+def _transactional_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _upgrade(engine: Engine) -> None:
+    """Version 1 (one row per period in ``runs``, results keyed by period) → version 2, in one
+    transaction: every stored run is kept and becomes its period's accepted run."""
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        if "runs" not in tables or "accepted" in tables:
+            metadata.create_all(conn)
+            if not conn.execute(select(schema_info.c.value).where(schema_info.c.key == "version")).first():
+                conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+            return
+        old: dict[str, list[dict[str, Any]]] = {}
+        for table in (runs, *_CHILDREN):
+            if table.name in tables:
+                present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+                columns = [c for c in table.columns if c.name in present]
+                old[table.name] = [dict(r) for r in conn.execute(select(*columns)).mappings()]
+        for table in _CHILDREN:
+            if table.name in tables:
+                conn.execute(text(f"DROP TABLE {table.name}"))
+        conn.execute(text("DROP TABLE runs"))
+        metadata.create_all(conn)
+        for table in (runs, *reversed(_CHILDREN)):
+            names = {c.name for c in table.columns}
+            rows = [{k: v for k, v in r.items() if k in names} for r in old.get(table.name, [])]
+            if table is runs:
+                for r in rows:
+                    r.setdefault("forced", False)
+            if rows:
+                conn.execute(insert(table), rows)
+        markers = [{"run_id": r["id"], "fiscal_year": r["fiscal_year"], "quarter": r["quarter"],
+                    "accepted_at": r["run_at"], "action": "upgrade"} for r in old["runs"]]
+        if markers:
+            conn.execute(insert(accepted), markers)
+        conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
 
 
 def _exists(db: str | Path | Engine) -> bool:
@@ -209,12 +320,19 @@ def period_label(fiscal_year: int, quarter: int) -> str:
     return f"{fiscal_year}/Q{quarter}"
 
 
+def _current_ids() -> Any:
+    """Run ids that are current: the run of each period's latest "accepted" marker."""
+    latest = select(func.max(accepted.c.id)).group_by(accepted.c.fiscal_year, accepted.c.quarter)
+    return select(accepted.c.run_id).where(accepted.c.id.in_(latest))
+
+
 def district_scores(engine: Engine, fiscal_year: int, quarter: int) -> dict[int, float | None]:
-    """District → weighted score in a period (empty when the period was never consolidated)."""
+    """District → weighted score in a period's current run (empty when never consolidated)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(district_results.c.district_code, district_results.c.score)
-            .where(district_results.c.fiscal_year == fiscal_year, district_results.c.quarter == quarter)
+            .where(district_results.c.fiscal_year == fiscal_year, district_results.c.quarter == quarter,
+                   district_results.c.run_id.in_(_current_ids()))
         ).all()
     return {int(code): score for code, score in rows}
 
@@ -266,8 +384,12 @@ def _records(frame: pd.DataFrame, columns: dict[str, str], **fixed: Any) -> list
     return out
 
 
-def record_run(engine: Engine, result: ConsolidationResult) -> int:
-    """Store one run, replacing the same fiscal year and quarter (and nothing else); returns its id."""
+def record_run(engine: Engine, result: ConsolidationResult, *, forced: bool = False) -> int:
+    """Store one run and make it its period's current run; earlier runs stay (restorable).
+
+    ``forced``: head office passed the explicit flag past :func:`check_replacement`; kept on the
+    row so the run list shows which runs replaced a period on purpose. Returns the run id.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -279,18 +401,18 @@ def record_run(engine: Engine, result: ConsolidationResult) -> int:
     run_at = result.run_at
     if run_at.tzinfo is not None:
         run_at = run_at.astimezone(dt.UTC).replace(tzinfo=None)
+    unreadable = int(result.submissions["status"].isin(UNREADABLE).sum())
     with engine.begin() as conn:
-        for table in _CHILDREN:
-            conn.execute(delete(table).where(table.c.fiscal_year == fy, table.c.quarter == q))
-        conn.execute(delete(runs).where(runs.c.fiscal_year == fy, runs.c.quarter == q))
         run_id = conn.execute(insert(runs).values(
             fiscal_year=fy, quarter=q, run_at=run_at, catalog_hash=result.catalog_hash,
             catalog_title=result.catalog_title_th, inbox=str(result.inbox),
             summary=str(result.paths.get("summary", "")) or None, kpi_xl_version=kpi_version,
             districts=counts["districts"], received=counts["received"], clean=counts["clean"],
             with_errors=counts["with_errors"], missing=counts["missing"], files=counts["files"],
-            mean_score=result.mean_score,
+            mean_score=result.mean_score, unreadable=unreadable, forced=forced,
         )).inserted_primary_key[0]
+        conn.execute(insert(accepted).values(run_id=run_id, fiscal_year=fy, quarter=q, accepted_at=run_at,
+                                             action="run"))
         period = {"run_id": run_id, "fiscal_year": fy, "quarter": q}
         rows = _records(result.submissions, {
             "file": "file", "sha256": "sha256", "size": "size", "status": "status", "district_code": "district_code",
@@ -323,17 +445,92 @@ def record_run(engine: Engine, result: ConsolidationResult) -> int:
 # Reading
 
 
-def runs_frame(db: str | Path | Engine) -> pd.DataFrame:
-    """Every stored period, oldest first."""
+UNREADABLE = ("corrupt", "encrypted", "xls", "not_kpi_xl")  # Status values of files nobody could open
+
+
+def runs_frame(db: str | Path | Engine, *, every: bool = False, fiscal_year: int | None = None,
+               quarter: int | None = None) -> pd.DataFrame:
+    """The current run of every stored period, oldest period first; ``every=True``: every run ever
+    made (restorable ones too), by period then run id, with a ``current`` column."""
     import pandas as pd
 
-    columns = [c.name for c in runs.columns]
+    columns = [c.name for c in runs.columns] + ["current"]
     if not _exists(db):
         return pd.DataFrame(columns=columns)
     engine = open_db(db)
+    query = select(runs, runs.c.id.in_(_current_ids()).label("current"))
+    if not every:
+        query = query.where(runs.c.id.in_(_current_ids()))
+    if fiscal_year is not None:
+        query = query.where(runs.c.fiscal_year == fiscal_year)
+    if quarter is not None:
+        query = query.where(runs.c.quarter == quarter)
     with engine.connect() as conn:
-        rows = conn.execute(select(runs).order_by(runs.c.fiscal_year, runs.c.quarter)).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=columns)
+        rows = conn.execute(query.order_by(runs.c.fiscal_year, runs.c.quarter, runs.c.id)).mappings().all()
+    if not isinstance(db, Engine):
+        engine.dispose()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=columns)
+    frame["current"] = frame["current"].astype(bool)
+    return frame
+
+
+def current_run(db: str | Path | Engine, fiscal_year: int, quarter: int) -> dict[str, Any] | None:
+    """The period's current run as a dict, or None (a missing SQLite file is not created)."""
+    frame = runs_frame(db, fiscal_year=fiscal_year, quarter=quarter)
+    if frame.empty:
+        return None
+    return {k: _clean(v) for k, v in frame.iloc[-1].to_dict().items()}
+
+
+def restore_run(db: str | Path | Engine, run_id: int, *, at: dt.datetime | None = None) -> dict[str, Any]:
+    """Make an earlier run its period's current run again, by a new "accepted" marker (nothing is
+    deleted, so a restore can itself be undone). Raises KpiError (KPI-E614) for an unknown run."""
+    from .problems import KpiError, problem
+
+    engine = open_db(db)
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+    with engine.begin() as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise KpiError([problem("KPI-E614", run_id=run_id)])
+        conn.execute(insert(accepted).values(run_id=run_id, fiscal_year=row["fiscal_year"], quarter=row["quarter"],
+                                             accepted_at=at, action="restore"))
+        found = dict(row)
+    if not isinstance(db, Engine):
+        engine.dispose()
+    return found
+
+
+def check_replacement(db: str | Path | Engine | None, result: ConsolidationResult, *,
+                      files_found: int, declared: list[int]) -> list[Problem]:
+    """Why this run must not become current without head office's explicit flag (empty = fine).
+
+    A mistyped folder or quarter must not wipe a quarter: an empty inbox (KPI-E611), a quarter
+    most readable covers contradict (KPI-E612), or fewer usable workbooks than the stored run of
+    the period (KPI-E610). ``declared``: the quarter each readable workbook's cover chose.
+    ``db=None``: no history is written, so only the quarter is checked.
+    """
+    from collections import Counter
+
+    from .problems import Location, problem
+
+    fy, q = result.fiscal_year, result.quarter
+    found = []
+    if declared:
+        others = Counter(v for v in declared if v != q)
+        if others and sum(others.values()) * 2 > len(declared):
+            top, count = others.most_common(1)[0]
+            found.append(problem("KPI-E612", Location(), quarter=q, count=count, total=len(declared), declared=top))
+    if db is None:
+        return found
+    if files_found == 0:  # one message: the empty folder says it all
+        return [problem("KPI-E611", Location(), folder=str(result.inbox), period=period_label(fy, q))]
+    stored = current_run(db, fy, q) if _exists(db) else None
+    received = result.counts["received"]
+    if stored is not None and stored.get("received") is not None and received < stored["received"]:
+        found.append(problem("KPI-E610", Location(), received=received, stored=stored["received"],
+                             period=period_label(fy, q), run_id=stored["id"]))
+    return found
 
 
 TREND_COLUMNS = ["period", "status_th", "score", "rank", "change_prev_quarter", "prev_year_score",
@@ -360,12 +557,13 @@ def history_trend(db: str | Path | Engine, district_code: int, *, indicators: bo
         periods = conn.execute(
             select(district_results.c.fiscal_year, district_results.c.quarter, district_results.c.status,
                    district_results.c.score, district_results.c.rank)
-            .where(district_results.c.district_code == district_code)
+            .where(district_results.c.district_code == district_code,
+                   district_results.c.run_id.in_(_current_ids()))
             .order_by(district_results.c.fiscal_year, district_results.c.quarter)
         ).all()
         indicator_rows = conn.execute(
             select(results.c.fiscal_year, results.c.quarter, results.c.indicator_code, results.c.score)
-            .where(results.c.district_code == district_code)
+            .where(results.c.district_code == district_code, results.c.run_id.in_(_current_ids()))
         ).all() if indicators else []
     if not isinstance(db, Engine):
         engine.dispose()

@@ -342,7 +342,16 @@ def _write_named(ws: Worksheet, ref: str, value: Any) -> None:
     min_col, min_row, _, _ = range_boundaries(ref.replace("$", ""))
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
-    ws.cell(row=min_row, column=min_col).value = value
+    _set(ws.cell(row=min_row, column=min_col), value)
+
+
+def _set(cell: Any, value: Any) -> None:
+    """Write a value; text stays text. openpyxl turns a string starting with "=" into a formula, so
+    a district's file name "=cmd|' -C calc'!A0.xlsm" or narrative "=HYPERLINK(…)" would run in head
+    office's own workbook: the cell's type is forced back to a plain string."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
 
 
 def _table_rows(kind: str, result: ConsolidationResult) -> list[dict[str, Any]]:
@@ -426,8 +435,7 @@ def _fill_table(ws: Worksheet, table: Any, kind: str, result: ConsolidationResul
             if r > old_last:
                 cell._style = copy.copy(styles[col])
             if col in columns:
-                value = _plain(row.get(columns[col]))
-                cell.value = value
+                _set(cell, _plain(row.get(columns[col])))
             elif col in formulas and r != first:
                 source = f"{get_column_letter(col)}{first}"
                 cell.value = Translator(formulas[col], origin=source).translate_formula(f"{get_column_letter(col)}{r}")

@@ -86,28 +86,43 @@ def convert(path: str | Path, to: str = "pdf", outdir: str | Path | None = None,
     the input) under the input's stem; an input is never overwritten.
     """
     src = Path(path).resolve()
-    if not src.is_file():
-        raise FileNotFoundError(src)
     out = Path(outdir).resolve() if outdir is not None else src.parent
+    return convert_many([src], to, out, timeout=timeout)[0]
+
+
+def convert_many(paths: list[Path], to: str, outdir: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> list[Path]:
+    """:func:`convert` for many files in one LibreOffice start (starting it costs seconds, a workbook
+    far less), all into ``outdir``; stems must differ. Returns the new files in the order given."""
+    sources = [Path(p).resolve() for p in paths]
+    for src in sources:
+        if not src.is_file():
+            raise FileNotFoundError(src)
+    if len({s.stem for s in sources}) != len(sources):
+        raise ValueError("convert_many: two inputs share a name, their outputs would collide")
+    out = Path(outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{src.stem}.{to}"
-    if target == src:
-        raise ValueError(f"จะไม่เขียนทับไฟล์ต้นฉบับ {src} / refusing to overwrite the input {src}")
+    targets = [out / f"{src.stem}.{to}" for src in sources]
+    for src, target in zip(sources, targets, strict=True):
+        if target == src:
+            raise ValueError(f"จะไม่เขียนทับไฟล์ต้นฉบับ {src} / refusing to overwrite the input {src}")
     with tempfile.TemporaryDirectory(prefix="kpi-lo-") as folder:
         work = Path(folder)
         staging = work / "out"
         command = [_soffice(), f"-env:UserInstallation={_profile(work / 'profile')}", "--headless",
-                   "--norestore", "--nologo", "--convert-to", FILTERS.get(to, to), "--outdir", str(staging), str(src)]
+                   "--norestore", "--nologo", "--convert-to", FILTERS.get(to, to), "--outdir", str(staging),
+                   *map(str, sources)]
+        names = ", ".join(s.name for s in sources)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout * len(sources))
         except subprocess.TimeoutExpired as exc:
-            raise LibreOfficeError(f"LibreOffice timed out after {timeout:.0f} s converting {src.name}") from exc
-        produced = staging / f"{src.stem}.{to}"
-        if done.returncode != 0 or not produced.exists():
-            raise LibreOfficeError(f"LibreOffice could not convert {src.name} to {to}:\n{done.stdout}\n{done.stderr}")
-        with atomic_path(target) as tmp:
-            shutil.move(str(produced), tmp)
-    return target
+            raise LibreOfficeError(f"LibreOffice timed out after {timeout * len(sources):.0f} s converting {names}") from exc
+        for src, target in zip(sources, targets, strict=True):
+            produced = staging / f"{src.stem}.{to}"
+            if done.returncode != 0 or not produced.exists():
+                raise LibreOfficeError(f"LibreOffice could not convert {src.name} to {to}:\n{done.stdout}\n{done.stderr}")
+            with atomic_path(target) as tmp:
+                shutil.move(str(produced), tmp)
+    return targets
 
 
 def recalc(path: str | Path, outdir: str | Path) -> Path:

@@ -61,9 +61,12 @@ def meta_rows(
     catalog_json: str,
     section: str = "",
     past_json: str = "",
+    key: bytes | None = None,
 ) -> list[tuple[str, str]]:
     """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip.
 
+    With head office's secret ``key`` a ``checksum_kind = hmac-sha256`` row is added and the
+    checksum is keyed (see :mod:`kpi_xl.keys`); without one the rows are exactly as before.
     ``section`` marks a section's copy (``kpi-xl build --split-by``); the row exists only in such
     copies, so a whole workbook's metadata is what it always was. ``past_json`` (a
     :class:`DistrictPast` as JSON, from ``kpi-xl build --history``) lets the Excel button compare a
@@ -86,14 +89,22 @@ def meta_rows(
         rows.append(("section", section))
     if past_json:
         rows.append(("past_json", past_json))
-    return [*rows, ("meta_checksum", meta_checksum(rows))]
+    if key is not None:
+        rows.append(("checksum_kind", HMAC_KIND))
+    return [*rows, ("meta_checksum", meta_checksum(rows, key))]
 
 
-def meta_checksum(rows: list[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
-    for key, value in rows:
-        digest.update(f"{key}\x1f{value}\x1e".encode())
-    return digest.hexdigest()
+HMAC_KIND = "hmac-sha256"
+
+
+def meta_checksum(rows: list[tuple[str, str]], key: bytes | None = None) -> str:
+    """SHA-256 of the rows, or HMAC-SHA256 under head office's key (the payload is the same)."""
+    payload = b"".join(f"{k}\x1f{v}\x1e".encode() for k, v in rows)
+    if key is not None:
+        from .keys import keyed_digest
+
+        return keyed_digest(key, payload)
+    return hashlib.sha256(payload).hexdigest()
 
 
 class Meta(BaseModel):
@@ -109,10 +120,16 @@ class Meta(BaseModel):
     checksum_ok: bool
     section: str = ""
     past_json: str = ""
+    checksum_kind: str = "sha256"
 
 
-def parse_meta(cells: dict[str, Cell]) -> Meta:
-    """Metadata cells → :class:`Meta`; raises ``ValueError`` when keys are missing or unreadable."""
+def parse_meta(cells: dict[str, Cell], key: bytes | None = None) -> Meta:
+    """Metadata cells → :class:`Meta`; raises ``ValueError`` when keys are missing or unreadable.
+
+    ``key``: head office's secret key; when given, only a valid HMAC checksum is "ok" (a plain
+    SHA-256, even a correct one, may be a relabelled workbook). Without a key a keyed workbook
+    cannot be verified (a district PC never holds the key) and its plain rows are accepted.
+    """
     def text(key: str) -> str:
         cell = cells.get(key)
         if cell is None:
@@ -127,8 +144,19 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
     keys += [k for k in ("section", "past_json") if k in cells]
+    if "checksum_kind" in cells:
+        keys.append("checksum_kind")
     rows = [(k, text(k)) for k in keys]
     values = dict(rows)
+    kind = values.get("checksum_kind", "sha256")
+    if key is not None:
+        from .keys import same
+
+        checksum_ok = kind == HMAC_KIND and same(meta_checksum(rows, key), text("meta_checksum"))
+    elif kind == HMAC_KIND:
+        checksum_ok = bool(text("meta_checksum"))
+    else:
+        checksum_ok = meta_checksum(rows) == text("meta_checksum")
     return Meta(
         template_version=values["template_version"],
         fiscal_year=int(values["fiscal_year"]),
@@ -139,7 +167,8 @@ def parse_meta(cells: dict[str, Cell]) -> Meta:
         indicator_codes=[c for c in values["indicator_codes"].split(",") if c],
         build_time=values["build_time"],
         catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
-        checksum_ok=meta_checksum(rows) == text("meta_checksum"),
+        checksum_ok=checksum_ok,
+        checksum_kind=kind,
         section=values.get("section", ""),
         past_json=values.get("past_json", ""),
     )
@@ -192,6 +221,21 @@ class IndicatorResult(BaseModel):
     score: float | None = None
     target_met: bool | None = None
     explanation_th: str = ""
+    flagged_cells: list[str] = Field(default_factory=list)
+    """A1 cells with an error that the score rests on (inputs it was computed from): head office's
+    summary flags the score, and the catalog's ``error_scores`` rule decides what it counts for."""
+    value_source: str | None = None
+    """Which value scored: ``typed`` (ผลงานที่ทำได้ as the district typed it), ``computed`` (the
+    quarterly values or levels), ``None`` when nothing scored."""
+    typed_difference: float | None = None
+    """Typed result minus what the quarterly values give, when they differ (KPI-W402)."""
+    counted: bool = True
+    """Whether the score counts in the weighted district score (``error_scores: excluded`` leaves a
+    flagged one out); ``score`` is as computed either way."""
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flagged_cells)
 
     def value(self, name: str) -> Any:
         field = self.fields.get(name)
@@ -209,6 +253,8 @@ class DistrictReport(BaseModel):
     district_name_en: str | None = None
     fiscal_year: int | None = None
     report_quarter: int | None = None
+    declared_quarter: int | None = Field(None, description="the quarter chosen on the cover, even when the run "
+                                         "was told another (head office compares the two)")
     modified: dt.datetime | None = None
     indicators: list[IndicatorResult] = Field(default_factory=list)
     district_score: float | None = None

@@ -56,8 +56,8 @@ _AREAS = {
     "W4": "ความหมายของข้อมูล / Meaning",
     "E5": "การรวบรวมผล / Consolidation",
     "W5": "การรวบรวมผล / Consolidation",
-    "E6": "การปรับปรุงและรวมแฟ้ม / Upgrade and merge",
-    "W6": "การปรับปรุงและรวมแฟ้ม / Upgrade and merge",
+    "E6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
+    "W6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
 }
 
 
@@ -228,7 +228,8 @@ _kind("KPI-W403", W, "Narrative names a date outside its quarter",
 _kind("KPI-W404", W, "Input filled for a later quarter",
       "{label_th} กรอกไว้แล้ว ทั้งที่รายงานถึงไตรมาส {report_quarter}",
       "{label_en} is filled although the report covers up to quarter {report_quarter}",
-      "ตรวจไตรมาสที่รายงานในแผ่นงานคำชี้แจง", "check the reporting quarter on the cover sheet")
+      "ตรวจไตรมาสที่รายงานในแผ่นงานคำชี้แจง (ค่านี้ไม่นับในคะแนนของไตรมาสที่รายงาน)",
+      "check the reporting quarter on the cover sheet (this value does not count for the quarter reported)")
 _kind("KPI-W405", W, "Count not a whole number",
       "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
       "กรอกจำนวนเต็ม", "type a whole number")
@@ -268,23 +269,77 @@ _kind("KPI-W504", W, "Unknown placeholder in the head-office template",
       "ไม่รู้จักชื่อ {value} จึงไม่ได้เติมค่า", "unknown placeholder {value}; left as it was",
       "ใช้ชื่อตามรายการในคู่มือส่วนกลาง", "use a name listed in the head-office guide")
 
-# --- Upgrade (kpi-xl upgrade) and merge ----------------------------------------------------------
+# --- Outputs, history and inbox trust (checked before any work) -------------------------------
 _kind("KPI-E601", E, "Output would overwrite an input",
-      "แฟ้มผลลัพธ์ {value} คือแฟ้มต้นฉบับ จะไม่เขียนทับ", "the output {value} is one of the inputs; it is not overwritten",
-      "เลือกโฟลเดอร์ --out อื่นที่ไม่ใช่โฟลเดอร์ของแฟ้มต้นฉบับ", "choose another --out folder than the inputs' folder")
-_kind("KPI-E602", E, "Output already exists",
+      "{option} {path} เป็นแฟ้มต้นทางที่กำลังอ่าน จะไม่เขียนทับ", "{option} {path} is an input being read; it will not be overwritten",
+      "ตั้งชื่อแฟ้มผลลัพธ์ใหม่ นอกโฟลเดอร์แฟ้มที่เขตส่งมา", "name a new output file outside the inbox")
+_kind("KPI-E602", E, "Output inside the inbox",
+      "{option} {path} อยู่ในโฟลเดอร์ {folder} ที่กำลังอ่าน", "{option} {path} lies inside {folder}, which is being read",
+      "เขียนผลลัพธ์ไว้นอกโฟลเดอร์แฟ้มที่เขตส่งมา", "write outputs outside the inbox folder")
+_kind("KPI-E603", E, "Output is not an .xlsx file name",
+      "{option} {path} ต้องเป็นชื่อแฟ้มที่ลงท้ายด้วย {expected}", "{option} {path} must be a file name ending in {expected}",
+      "ตั้งชื่อแฟ้ม เช่น summary_2564_Q4.xlsx", "use a name such as summary_2564_Q4.xlsx")
+_kind("KPI-E604", E, "Output names a folder",
+      "{option} {path} เป็นโฟลเดอร์ ไม่ใช่ชื่อแฟ้ม", "{option} {path} is a folder, not a file name",
+      "ระบุชื่อแฟ้มในโฟลเดอร์นั้น เช่น {example}", "name a file in it, e.g. {example}")
+_kind("KPI-E605", E, "Output folder missing",
+      "ไม่พบโฟลเดอร์ {folder} ของ {option} {path}", "the folder {folder} of {option} {path} does not exist",
+      "สร้างโฟลเดอร์ก่อน หรือแก้ชื่อโฟลเดอร์ที่พิมพ์ผิด", "create the folder first, or fix a mistyped name")
+_kind("KPI-E606", E, "Output folder not writable",
+      "เขียนแฟ้มในโฟลเดอร์ {folder} ไม่ได้ ({detail}) สำหรับ {option} {path}",
+      "cannot write into {folder} ({detail}) for {option} {path}",
+      "เลือกโฟลเดอร์ที่มีสิทธิ์เขียน หรือขอสิทธิ์จากผู้ดูแลระบบ", "choose a folder you may write to, or ask IT for access")
+_kind("KPI-E607", E, "Output folder is a file",
+      "{option} {path} เป็นแฟ้ม ไม่ใช่โฟลเดอร์", "{option} {path} is a file, not a folder",
+      "ระบุโฟลเดอร์ใหม่หรือโฟลเดอร์ที่มีอยู่", "name a new or an existing folder")
+_kind("KPI-E610", E, "Run would replace history with fewer workbooks",
+      "ไม่ได้บันทึกอะไร: รอบนี้ได้รับแฟ้มที่ใช้ได้ {received} เขต น้อยกว่ารอบที่บันทึกไว้ของ {period} ({stored} เขต, รอบที่ {run_id})",
+      "nothing written: this run received {received} usable workbooks, fewer than the stored {period} run "
+      "({stored}, run {run_id})",
+      "ตรวจโฟลเดอร์และไตรมาส ถ้าตั้งใจแทนที่ให้ใช้ --replace-history (รอบเดิมยังเรียกคืนได้)",
+      "check the folder and quarter; to replace it on purpose add --replace-history (the old run can be restored)")
+_kind("KPI-E611", E, "Empty inbox",
+      "ไม่ได้บันทึกอะไร: โฟลเดอร์ {folder} ไม่มีแฟ้ม Excel เลย (0 แฟ้ม) ประวัติของ {period} ไม่เปลี่ยน",
+      "nothing written: {folder} holds no Excel workbook (0 files); the {period} history is unchanged",
+      "ตรวจชื่อโฟลเดอร์ ถ้าตั้งใจบันทึกว่าทุกเขตยังไม่ส่งให้ใช้ --replace-history",
+      "check the folder name; to record every district as missing on purpose add --replace-history")
+_kind("KPI-E612", E, "Quarter contradicted by the covers",
+      "ไม่ได้บันทึกอะไร: สั่งรวบรวมไตรมาส {quarter} แต่แผ่นคำชี้แจง {count} จาก {total} แฟ้มระบุไตรมาส {declared}",
+      "nothing written: quarter {quarter} was asked for, but {count} of {total} workbooks' covers say quarter {declared}",
+      "ใช้ --quarter {declared} หรือถ้าตั้งใจให้ใช้ --replace-history",
+      "use --quarter {declared}, or add --replace-history if this is intended")
+_kind("KPI-E613", E, "History database not found",
+      "ไม่พบฐานข้อมูล: {path}", "database not found: {path}",
+      "ระบุ --db หรือตัวแปร KPI_XL_HISTORY ให้ชี้ไปที่ฐานข้อมูลที่มีอยู่", "give --db or KPI_XL_HISTORY pointing at an existing database")
+_kind("KPI-E614", E, "No such run",
+      "ไม่มีรอบการรวบรวมหมายเลข {run_id} ในฐานข้อมูล", "run {run_id} is not in the database",
+      "ดูหมายเลขรอบด้วย kpi-xl history runs", "list the run numbers with kpi-xl history runs")
+_kind("KPI-E615", E, "Secret key unusable",
+      "อ่านกุญแจลับจาก {source} ไม่ได้: {detail}", "cannot use the secret key from {source}: {detail}",
+      "สร้างกุญแจใหม่ด้วย kpi-xl keygen --out แฟ้ม แล้วระบุด้วย KPI_XL_KEY_FILE",
+      "make one with kpi-xl keygen --out FILE and point KPI_XL_KEY_FILE at it")
+_kind("KPI-W601", W, "Link leading outside the inbox skipped",
+      "ข้ามลิงก์ที่ชี้ออกไปนอกโฟลเดอร์ ({value})", "skipped a link that leads outside the inbox ({value})",
+      "คัดลอกแฟ้มจริงมาไว้ในโฟลเดอร์แทนลิงก์", "copy the real file into the folder instead of a link")
+_kind("KPI-W602", W, "Saved date not trusted",
+      "วันที่บันทึกในแฟ้ม ({value}) {reason_th} จึงไม่ใช้ในการเลือกแฟ้มที่ส่งซ้ำ ใช้เวลาของแฟ้ม ({expected}) แทน",
+      "the saved date inside the file ({value}) {reason_en}, so it is not used to choose among duplicates; "
+      "the file's own time ({expected}) is used",
+      "ลบแฟ้มที่ไม่ใช้ออกจากโฟลเดอร์", "remove the unused file from the folder")
+# --- Upgrade (kpi-xl upgrade) and section copies (build --split-by, merge) ---------------------
+_kind("KPI-E620", E, "Output already exists",
       "มีแฟ้ม {value} อยู่แล้ว", "{value} already exists",
       "ใช้ --force เพื่อเขียนทับ หรือเลือกโฟลเดอร์ --out อื่น (สองแฟ้มของเขตเดียวกันต้องแยกโฟลเดอร์)",
       "use --force to overwrite it, or another --out folder (two workbooks of one district need two folders)")
-_kind("KPI-E603", E, "Same cell filled differently in two section copies",
+_kind("KPI-E621", E, "Same cell filled differently in two section copies",
       "{label_th} กรอกต่างกัน: {value} และ {expected}", "{label_en} was filled differently: {value} and {expected}",
       "ตกลงค่าที่ถูกต้องแล้วกรอกในแฟ้มรวม (ช่องนี้เว้นว่างไว้ ดูแผ่นงาน ข้อขัดแย้ง)",
       "agree on the right value and type it into the merged workbook (left blank; see the conflicts sheet)")
-_kind("KPI-E604", E, "Not a section copy",
+_kind("KPI-E622", E, "Not a section copy",
       "แฟ้มนี้ไม่ใช่สำเนาของหน่วยงาน (ไม่มี section ในข้อมูลกำกับแฟ้ม)",
       "this workbook is not a section copy (no section in its metadata)",
       "รวมเฉพาะแฟ้มที่สร้างด้วย kpi-xl build --split-by responsible", "merge only copies made by kpi-xl build --split-by responsible")
-_kind("KPI-E605", E, "Section copy given twice",
+_kind("KPI-E623", E, "Section copy given twice",
       "สำเนาของ {value} มีสองแฟ้ม: {expected}", "two copies of section {value}: {expected}",
       "ส่งเฉพาะแฟ้มล่าสุดของแต่ละหน่วยงาน", "give only the latest copy of each section")
 

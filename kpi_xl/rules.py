@@ -51,7 +51,9 @@ class Page:
 
     ``values`` holds the typed value of every field read so far (``None`` for blank or
     unreadable); ``unreadable`` the names whose text could not be read (already reported), so the
-    "required" rules do not call a wrongly filled cell empty. ``quarter`` is the reporting quarter.
+    "required" rules do not call a wrongly filled cell empty. ``quarter`` is the reporting quarter
+    the page is scored as of; ``declared_quarter`` the one the cover declares (the typed year's
+    result belongs to it), ``None`` when unknown.
     """
 
     file: str
@@ -61,6 +63,7 @@ class Page:
     cells: dict[str, Cell]
     fiscal_year: int
     quarter: int = 4
+    declared_quarter: int | None = None
     values: dict[str, Any] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
     present: tuple[FieldSpec, ...] = ()
@@ -92,8 +95,23 @@ class Page:
         return value if isinstance(value, float) else None
 
     def quarter_values(self) -> dict[int, float | None]:
-        """Quarter → typed value, every quarter filled (as the sheet's formula counts them)."""
+        """Quarter → typed value, every quarter filled (for checks on the cells themselves)."""
         return {q: self.number(f"q{q}_value") for q in QUARTERS}
+
+    def scored_quarter_values(self) -> dict[int, float | None]:
+        """Quarter → value that counts for the score: quarters up to the reporting quarter only.
+
+        A later quarter's value is a warning (KPI-W404) and never counts, in the engine as in the
+        sheet's helper cells, so a Q2 score is the same whether or not the district typed ahead.
+        """
+        return {q: (self.number(f"q{q}_value") if q <= self.quarter else None) for q in QUARTERS}
+
+    def scored_result(self) -> float | None:
+        """The typed year's result when it counts: it belongs to the quarter the cover declares, so
+        scoring as of an earlier quarter uses the quarterly values up to that quarter instead."""
+        if self.declared_quarter is not None and self.quarter < self.declared_quarter:
+            return None
+        return self.number("result_value")
 
     def level_quarters(self) -> dict[int, int | None]:
         """Level → quarter reached, as typed (``None`` when blank or unreadable)."""
@@ -409,7 +427,8 @@ def signature_filled(page: Page) -> list[Problem]:
 
 def later_quarters_blank(page: Page) -> list[Problem]:
     """KPI-W404: an input of a quarter after the reporting quarter is already filled — usually the
-    wrong quarter chosen on the cover sheet. (Its value still counts, as in the sheet's formula.)"""
+    wrong quarter chosen on the cover sheet. Its value does not count (Page.scored_quarter_values),
+    in the engine as in the sheet's helper cells."""
     return [
         problem("KPI-W404", page.at(spec.name), report_quarter=page.quarter, **page.labels(spec.name))
         for spec in page.fields()
@@ -479,14 +498,14 @@ def result_matches_quarters(page: Page) -> list[Problem]:
     the levels' quarters give. The score uses the typed result (thresholds/pass_fail) or the
     levels (milestone), so the clerk must know when the two disagree.
     """
-    result = page.number("result_value")
+    result = page.scored_result()
     if result is None or "result_value" not in page.cells:
         return []
     if page.indicator.scoring is Scoring.MILESTONE:
         expected: float | None = float(scoring.milestone_level(page.scored_levels()))
         name_th = MILESTONE_AGGREGATION_TH
     else:
-        expected = scoring.aggregate(page.indicator.aggregation, page.quarter_values())
+        expected = scoring.aggregate(page.indicator.aggregation, page.scored_quarter_values())
         name_th = AGGREGATION_TH[page.indicator.aggregation]
     if expected is None or abs(result - expected) <= TOLERANCE:
         return []

@@ -227,22 +227,74 @@ def _num(x: float) -> str:
     return repr(float(x)).removesuffix(".0") if float(x).is_integer() else repr(float(x))
 
 
+_THAI_DIGIT_CHARS = "๐๑๒๓๔๕๖๗๘๙"
+QUARTER_LIST = "{1,2,3,4}"
+
+
+def excel_number(ref: str) -> str:
+    """The one normalisation every formula reads an input through: ``ref`` as a number.
+
+    Thai digits become Arabic ones, surrounding spaces go, and VALUE reads the rest (thousands
+    commas included), so "๑,๒๓๔" typed as text is 1234 as thai.parse_number reads it. Anything
+    VALUE cannot read is an error, which the callers turn into "blank" (the engine's KPI-E301 cell
+    does not count either). Short enough (under 255 characters with a cell reference) to sit inside
+    a data validation rule, which Excel evaluates with the typed value before any helper recalculates.
+    """
+    expr = f"TRIM({ref})"
+    for thai_digit, digit in zip(_THAI_DIGIT_CHARS, "0123456789", strict=True):
+        expr = f'SUBSTITUTE({expr},"{thai_digit}","{digit}")'
+    return f"VALUE({expr})"
+
+
+def excel_quarter_helper() -> str:
+    """The reporting quarter the sheet scores as of: the cover's choice (Thai digits read), 4 when
+    it is blank or not 1–4 (then nothing after the latest filled quarter exists, so scoring as of
+    quarter 4 equals the engine's "latest quarter filled")."""
+    return f"=IFERROR(MATCH({excel_number('report_quarter')},{QUARTER_LIST},0),4)"
+
+
+def excel_input_helper(field_type: str, ref: str, quarter: int | None, rq: str) -> str:
+    """Hidden helper for one input: its number, or "" when blank, unreadable or after quarter ``rq``.
+
+    - number of quarter q: blank at reporting quarters before q (a later quarter never counts);
+    - the typed year's result: as typed (it belongs to the quarter the cover declares);
+    - a level's quarter: the quarter 1–4 it was reached, blank when not by ``rq``.
+    """
+    if field_type == "quarter":
+        found = f"MATCH({excel_number(ref)},{QUARTER_LIST},0)"
+        return f'=IFERROR({found}/({found}<={rq}),"")'
+    value = f'IF(ISNUMBER({ref}),{ref},IFERROR({excel_number(ref)},""))'
+    return f'=IF({rq}<{quarter},"",{value})' if quarter is not None else f"={value}"
+
+
+def _helpers() -> dict[str, str]:
+    from .form import load_spec
+
+    spec = load_spec()
+    return {f.name: spec.helper_a1(f.name) for f in spec.helped_fields()}
+
+
 def excel_year_value(ind: Indicator) -> str:
-    """Formula for the hidden ``year_value`` cell."""
+    """Formula for the hidden ``year_value`` cell, over the helper cells (as of the reporting quarter)."""
+    h = _helpers()
     if ind.scoring is Scoring.MILESTONE:
         expr = "5"
         for n in (5, 4, 3, 2, 1):
-            expr = f"IF(NOT(ISNUMBER(level_{n})),{n - 1},{expr})"
+            expr = f"IF(NOT(ISNUMBER({h[f'level_{n}']})),{n - 1},{expr})"
         return "=" + expr
-    q = "q1_value,q2_value,q3_value,q4_value"
+    qs = [h[f"q{q}_value"] for q in (1, 2, 3, 4)]
+    q = ",".join(qs)
+    last = '""'
+    for ref in qs:
+        last = f"IF(ISNUMBER({ref}),{ref},{last})"
     agg = {
         Aggregation.SUM: f'IF(COUNT({q})=0,"",SUM({q}))',
         Aggregation.MAX: f'IF(COUNT({q})=0,"",MAX({q}))',
         Aggregation.MEAN: f'IF(COUNT({q})=0,"",AVERAGE({q}))',
-        Aggregation.LAST: 'IF(ISNUMBER(q4_value),q4_value,IF(ISNUMBER(q3_value),q3_value,'
-                          'IF(ISNUMBER(q2_value),q2_value,IF(ISNUMBER(q1_value),q1_value,""))))',
+        Aggregation.LAST: last,
     }[ind.aggregation]
-    return f"=IF(ISNUMBER(result_value),result_value,{agg})"
+    result = h["result_value"]
+    return f"=IF(ISNUMBER({result}),{result},{agg})"
 
 
 def excel_score(ind: Indicator) -> str:

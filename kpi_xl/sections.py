@@ -13,15 +13,15 @@ Decisions:
   convention is trusted.
 - **Each indicator from the copy that owns it.** A value typed in a copy that does not own the cell
   (a clerk who lifted the protection), different from the owner's — or where the owner left it blank —
-  is a conflict (KPI-E603): reported with both values and both locations (file, sheet, cell), listed on
+  is a conflict (KPI-E621): reported with both values and both locations (file, sheet, cell), listed on
   the merged workbook's sheet ``ข้อขัดแย้ง``, and the cell is left blank: nothing is chosen silently.
   An indicator whose section sent no copy takes what the other copies agree on.
 - **The cover from the coordinator's copy.** The reporting quarter comes from the coordinator's copy;
   the form's only signature is per indicator (ผู้รับผิดชอบโครงการ, the section's own head), so it comes,
   like every other cell of an indicator sheet, from the owning section's copy.
 - **One district, one year, one catalog.** A copy of another district (KPI-E108), fiscal year
-  (KPI-E109) or catalog (KPI-E106) is refused at its metadata cell, as is a whole workbook (KPI-E604)
-  or a section given twice (KPI-E605); then nothing is written.
+  (KPI-E109) or catalog (KPI-E106) is refused at its metadata cell, as is a whole workbook (KPI-E622)
+  or a section given twice (KPI-E623); then nothing is written.
 - Inputs are never modified; the output is written atomically and never over an input.
 """
 
@@ -36,6 +36,7 @@ from typing import Any
 
 from . import fill, template
 from .catalog import Catalog
+from .files import check_output
 from .form import load_spec
 from .model import DistrictPast, DistrictReport, RawWorkbook
 from .problems import KpiError, Location, Problem, problem
@@ -170,7 +171,7 @@ def _read_parts(paths: Sequence[Path]) -> tuple[list[_Part], list[Problem]]:
             continue
         part = _Part(path, raw, report)
         if not part.section:
-            problems.append(problem("KPI-E604", _meta_at(part, "district_code")))
+            problems.append(problem("KPI-E622", _meta_at(part, "district_code")))
             continue
         parts.append(part)
     return parts, problems
@@ -198,7 +199,7 @@ def _same_origin(parts: list[_Part]) -> list[Problem]:
             problems.append(problem("KPI-E106", _meta_at(part, "catalog_hash"), value=m.catalog_hash[:12],
                                     expected=meta.catalog_hash[:12]))
         elif part.section in seen:  # a second copy of a section of this district
-            problems.append(problem("KPI-E605", _meta_at(part, "section"), value=part.section,
+            problems.append(problem("KPI-E623", _meta_at(part, "section"), value=part.section,
                                     expected=f"{seen[part.section].name}, {part.path.name}"))
         else:
             seen[part.section] = part.path
@@ -227,12 +228,15 @@ def merge_parts(paths: Iterable[str | Path], out: str | Path, *, force: bool = F
     """Combine section copies into one district workbook at ``out``; raises :class:`MergeError`."""
     from .catalog import Catalog as _Catalog
 
+    paths = list(paths)
     files = inputs_of(paths)
     out = Path(out)
-    if out.resolve() in {f.resolve() for f in files}:
-        raise MergeError([problem("KPI-E601", Location(file=str(out)), value=str(out))])
+    try:  # not an input, not inside a folder being read, the right suffix, a folder that takes files
+        check_output(out, inputs=[*map(Path, paths), *files], suffixes=(".xlsm", ".xlsx"), option="--out")
+    except KpiError as exc:
+        raise MergeError(exc.problems) from None
     if out.exists() and not force:
-        raise MergeError([problem("KPI-E602", Location(file=str(out)), value=str(out))])
+        raise MergeError([problem("KPI-E620", Location(file=str(out)), value=str(out))])
     parts, problems = _read_parts(files)
     problems += _same_origin(parts)
     if problems or not parts:
@@ -282,7 +286,7 @@ def merge_parts(paths: Iterable[str | Path], out: str | Path, *, force: bool = F
             first, *rest = clash
             for other in rest:
                 result.problems.append(problem(
-                    "KPI-E603", Location(file=other.file, sheet=other.sheet, cell=other.cell, name=fspec.name),
+                    "KPI-E621", Location(file=other.file, sheet=other.sheet, cell=other.cell, name=fspec.name),
                     label_th=f"{ind.code} {fspec.label_th}", label_en=f"{ind.code} {fspec.label_en}",
                     value=f"\"{shown(other.value) or '(ว่าง / blank)'}\" ({Path(other.file).name} {other.where})",
                     expected=f"\"{shown(first.value) or '(ว่าง / blank)'}\" ({Path(first.file).name} {first.where})"))

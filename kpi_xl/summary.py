@@ -237,6 +237,9 @@ class _Book:
             "big_score": f(bold=True, num_format="0.00", **border, align="center"),
             "section": f(bold=True, font_size=18, font_color="#1F4E78"),
             "plain": f(),
+            # A score resting on a cell with an error: marked in print and in black-and-white too
+            "score_flag": f(num_format='0.00" !"', bold=True, font_color="#C00000", border=2, border_color="#C00000"),
+            "rank_marked": f(num_format='0" *"', font_color="#C00000", **border),
         }
         self.status_fmt = {key: f(bg_color=colour, **border) for key, colour in STATUS_COLOURS.items()}
 
@@ -272,6 +275,27 @@ def _title(sheet: _Sheet, title_th: str, title_en: str) -> None:
     sheet.ws.set_row(0, 33)
 
 
+FLAG_NOTE_TH = ("! = คะแนนที่คิดจากช่องที่มีข้อผิดพลาด (ข้อมูลที่ kpi-xl ไม่รับ) · * = อันดับของเขตที่ยังมีข้อผิดพลาด"
+                " · กฎของทะเบียน: {rule_th}")
+FLAG_NOTE_EN = ("! = a score computed from a cell with an error (data kpi-xl rejects) · * = the rank of a district "
+                "whose workbook still has errors · catalog rule: {rule_en}")
+FLAGGED_COLOUR = "#ED7D31"
+SOURCE_TH = {"typed": "พิมพ์เอง (typed)", "computed": "คำนวณจากรายไตรมาส (computed)"}
+
+
+def _rule(book: _Book) -> tuple[str, str]:
+    """The catalog's rule for flagged scores, as the summary states it (Thai, English)."""
+    from .catalog import ErrorScores
+
+    rule = ErrorScores(book.result.error_scores)
+    return f"{rule.th} ({rule.value})", rule.en
+
+
+def _flag_note(book: _Book) -> str:
+    th, en = _rule(book)
+    return f"{FLAG_NOTE_TH.format(rule_th=th)}\n{FLAG_NOTE_EN.format(rule_en=en)}"
+
+
 def _overview(book: _Book) -> None:
     r = book.result
     s = book.sheet("overview", caps={1: 30})
@@ -297,6 +321,10 @@ def _overview(book: _Book) -> None:
     scored = r.districts.dropna(subset=["score"])
     stats.append(("คะแนนสูงสุด", "highest score", scored["score"].max() if len(scored) else None, "big_score"))
     stats.append(("คะแนนต่ำสุด", "lowest score", scored["score"].min() if len(scored) else None, "big_score"))
+    flagged_scores = int(r.scores["flagged"].fillna(False).astype(bool).sum()) if len(r.scores) else 0
+    stats.append(("คะแนนที่คิดจากข้อมูลผิด (!)", "scores resting on errors",  flagged_scores, "big"))
+    stats.append(("เขตที่มีคะแนนจากข้อมูลผิด", "districts with such scores", int((r.districts["flagged"] > 0).sum()),
+                  "big"))
     s.header(3, ["รายการ", "item", "จำนวน / ค่า", "จาก"])
     for i, (th, en, value, kind) in enumerate(stats):
         row = 4 + i
@@ -309,19 +337,30 @@ def _overview(book: _Book) -> None:
             ws.write_blank(row, 3, None, fmt["cell"])
     s.note(2, "จำนวน / ค่า", 2)
     stats_end = 4 + len(stats)
+    rule_th, rule_en = _rule(book)
+    ws.write_string(stats_end, 0, f"คะแนนจากข้อมูลผิดในคะแนนถ่วงน้ำหนัก: {rule_th} / scores resting on errors: {rule_en}",
+                    fmt["plain"])
+    stats_end += 1
 
     # Chart data (kept visible: executives may want the numbers behind the bars).
     data_row = stats_end + 2
     ws.write_string(data_row, 0, "ข้อมูลกราฟ: คะแนนถ่วงน้ำหนักเรียงจากมากไปน้อย / chart data: district scores, sorted",
                     fmt["section"])
-    s.header(data_row + 1, ["อันดับ", "เขต", "คะแนน"])
+    s.header(data_row + 1, ["อันดับ", "เขต", "คะแนน", "คะแนนจากข้อมูลผิด"])
     ordered = scored.sort_values(["score", "district_code"], ascending=[False, True])
     first = data_row + 2
+    points = []
     for i, row in enumerate(ordered.itertuples(index=False)):
-        s.write(first + i, 0, row.rank, fmt["int"])
+        s.write(first + i, 0, row.rank, fmt["rank_marked" if row.rank_marked else "int"])
         s.write(first + i, 1, row.district_name_th)
-        s.write(first + i, 2, row.score, fmt["score"])
+        s.write(first + i, 2, row.score, fmt["score_flag" if row.flagged else "score"])
+        s.write(first + i, 3, int(row.flagged), fmt["int"])
+        # Districts whose score rests on rejected data: another colour and a pattern (prints in grey too)
+        points.append({"fill": {"color": FLAGGED_COLOUR}, "pattern": {"pattern": "wide_upward_diagonal",
+                                                                      "fg_color": FLAGGED_COLOUR, "bg_color": "#FFFFFF"},
+                       "border": {"color": "#C00000"}} if row.flagged else None)
     last = first + max(len(ordered), 1) - 1
+    ws.write_string(last + 1, 0, _flag_note(book), fmt["plain"])
 
     level_row = last + 3
     ws.write_string(level_row, 0, "ข้อมูลกราฟ: จำนวนเขตตามระดับคะแนนรายตัวชี้วัด / chart data: districts per level",
@@ -346,8 +385,12 @@ def _overview(book: _Book) -> None:
             "fill": {"color": "#2E75B6"},
             "gap": 40,
             "data_labels": {"value": True, "num_format": "0.00", "font": font},
+            **({"points": points} if any(points) else {}),
         })
-        chart.set_title({"name": "คะแนนถ่วงน้ำหนักของเขต (เรียงจากมากไปน้อย)", "name_font": {"name": FONT, "size": 16}})
+        title = "คะแนนถ่วงน้ำหนักของเขต (เรียงจากมากไปน้อย)"
+        if any(points):
+            title += "\nแถบสีส้มลายเส้น = มีคะแนนที่คิดจากข้อมูลผิด"
+        chart.set_title({"name": title, "name_font": {"name": FONT, "size": 16}})
         chart.set_x_axis({"min": 0, "max": 5, "major_unit": 1, "num_font": font, "num_format": "0"})
         chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 10}, "interval_unit": 1})
         chart.set_legend({"none": True})
@@ -466,6 +509,15 @@ def _scores(book: _Book) -> None:
         ws.write_blank(1, j, None, fmt["cell"])
     matrix = {(int(code), ind): score for code, ind, score in
               zip(r.scores["district_code"], r.scores["indicator_code"], r.scores["score"], strict=True)}
+    flagged = {(int(code), ind) for code, ind, flag in
+               zip(r.scores["district_code"], r.scores["indicator_code"], r.scores["flagged"], strict=True) if flag is True}
+    # A typed year's result that differs from the quarterly values (KPI-W402) still scores: say so on the cell
+    typed_notes = {
+        (int(code), ind): f"ผลที่เขตพิมพ์เองใช้คิดคะแนน ต่างจากผลรายไตรมาส {diff:+,.2f} (KPI-W402)\n"
+                          f"the typed result scored; it differs from the quarterly values by {diff:+,.2f}"
+        for code, ind, source, diff in zip(r.scores["district_code"], r.scores["indicator_code"],
+                                           r.scores["value_source"], r.scores["typed_difference"], strict=True)
+        if source == "typed" and diff is not None and diff == diff}
     rows = r.districts.to_dict("records")
     first = 2
     for i, d in enumerate(rows, start=first):
@@ -476,10 +528,15 @@ def _scores(book: _Book) -> None:
             if (code, ind) not in matrix:
                 ws.write_blank(i, 2 + j, None, fmt["na"])
                 continue
-            s.write(i, 2 + j, matrix[(code, ind)], fmt["score"])
+            if (code, ind) in flagged and matrix[(code, ind)] is None:
+                s.write(i, 2 + j, "!", fmt["score_flag"])
+            else:
+                s.write(i, 2 + j, matrix[(code, ind)], fmt["score_flag" if (code, ind) in flagged else "score"])
+            if (code, ind) in typed_notes:
+                ws.write_comment(i, 2 + j, typed_notes[(code, ind)], {"x_scale": 2, "font_name": FONT})
         c = 2 + len(codes)
-        s.write(i, c, d["score"], fmt["score_bold"])
-        s.write(i, c + 1, d["rank"], fmt["int"])
+        s.write(i, c, d["score"], fmt["score_flag" if d["flagged"] else "score_bold"])
+        s.write(i, c + 1, d["rank"], fmt["rank_marked" if d["rank_marked"] else "int"])
         if r.history:
             s.write(i, c + 2, d["prev_quarter_score"], fmt["score"])
             s.write(i, c + 3, d["prev_year_score"], fmt["score"])
@@ -501,6 +558,7 @@ def _scores(book: _Book) -> None:
             ws.conditional_format(first, 4 + len(codes), last, 5 + len(codes), scale)
     ws.write_string(mean_row + 2, 0, "ช่องสีเทา = ตัวชี้วัดไม่ใช้กับเขตนี้ ช่องว่าง = ยังไม่มีคะแนน / "
                     "grey: the indicator does not apply; blank: no score", fmt["plain"])
+    ws.write_string(mean_row + 3, 0, _flag_note(book), fmt["plain"])
     for j in range(len(codes)):
         s.note(2 + j, "0.00", 1)
     ws.freeze_panes(2, 2)
@@ -515,10 +573,11 @@ def _indicators(book: _Book) -> None:
     cols = ["รหัส\ncode", "ชื่อตัวชี้วัด\nindicator", "วิธีให้คะแนน\nscoring", "น้ำหนัก\nweight",
             "เป้าหมาย\ntarget", "หน่วย\nunit", "เขตที่ใช้\napplies to", "เขตที่รายงาน\nreporting",
             "คะแนนเฉลี่ย\nmean", "ต่ำสุด\nmin", "สูงสุด\nmax", "ผ่านเป้าหมาย (เขต)\nmet", "ร้อยละผ่านเป้าหมาย\n% met",
-            *[f"ระดับ {n}\nlevel {n}" for n in range(6)]]
+            *[f"ระดับ {n}\nlevel {n}" for n in range(6)], "คะแนนจากข้อมูลผิด (เขต)\nflagged (!)"]
     s.header(0, cols)
     ws.set_row(0, 48)
     for i, row in enumerate(r.indicators.to_dict("records"), start=1):
+        s.write(i, 19, row["flagged"], fmt["rank_marked" if row["flagged"] else "int"])
         s.write(i, 0, row["indicator_code"])
         s.write(i, 1, row["indicator_name_th"], fmt["wrap"])
         s.write(i, 2, SCORING_TH.get(row["scoring"], row["scoring"]))
@@ -584,6 +643,8 @@ def data_columns() -> list[tuple[str, str]]:
         ("scoring", "วิธีให้คะแนน"), ("weight", "น้ำหนัก"), ("target", "เป้าหมาย"), ("unit", "หน่วยนับ"),
         ("year_value", "ผลที่ใช้คิดคะแนน"), ("score", "คะแนน"), ("level", "ระดับคะแนน"),
         ("target_met", "ผลการประเมิน"), ("explanation_th", "วิธีคิดคะแนน"),
+        ("flagged", "คะแนนจากข้อมูลผิด"), ("flagged_cells", "ช่องที่ผิด"), ("value_source", "ค่าที่ใช้คิดคะแนน"),
+        ("typed_difference", "ผลต่างผลที่พิมพ์กับรายไตรมาส (W402)"), ("counted", "นับในคะแนนถ่วงน้ำหนัก"),
     ]
     fields = [(name, f.label_th) for name, f in spec.fields.items() if f.is_input]
     return fixed + fields
@@ -607,7 +668,8 @@ def _data(book: _Book) -> None:
     rows = r.scores.to_dict("records")
     first = 2
     number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int",
-                   "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int"}
+                   "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int",
+                   "typed_difference": "num"}
     for name, f in spec.fields.items():
         if f.type == "number":
             number_cols[name] = "num"
@@ -633,6 +695,10 @@ def _data(book: _Book) -> None:
                 value = SCORING_TH.get(value, value)
             elif key == "target_met":
                 value = "ผ่าน" if value else "ไม่ผ่าน"
+            elif key in ("flagged", "counted"):
+                value = "ใช่" if value else "ไม่"
+            elif key == "value_source":
+                value = SOURCE_TH.get(value, value)
             if isinstance(value, str):
                 write_string(i, col, value, plain["text"])  # text, even in a number column (a clerk's typo)
                 if key not in texts:

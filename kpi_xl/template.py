@@ -38,7 +38,10 @@ from xlsxwriter.worksheet import Worksheet
 from . import model, reference, scoring, thai
 from .catalog import Catalog, Direction, DistrictRef, Indicator, Scoring, ValueKind
 from .files import atomic_path
-from .form import COLUMNS, FieldSpec, FormSpec, load_spec
+from .form import COLUMNS, QUARTER_HELPER_ROW, FieldSpec, FormSpec, load_spec
+from .keys import load_key
+from .vba import xlwings_vba_version
+from .xlcompat import VBA_VERSION_KEY
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -53,10 +56,18 @@ BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper 
 VALIDATE_MACRO, CLEAR_MACRO = "KpiValidate", "KpiClearMarks"
 VALIDATE_CAPTION, CLEAR_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย"
 REQUIRED_FILL = "#FDE9D9"  # light orange: "this must be filled for the quarter you report"
-# Why pythonw.exe under %LOCALAPPDATA%: python.org's Windows installer puts a per-user Python 3.11
-# there by default (no admin rights needed on a district PC), and pythonw runs without a console
-# window. IT overrides it for all 50 offices with `kpi-xl build --interpreter ...`.
-DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\Programs\Python\Python311\pythonw.exe"
+# Every input cell: Excel's "Blue, Accent 1, lighter 80%". Visible on screen and on a grayscale
+# printout (about 90 % grey, text stays black), and unlike the other fills in use: required-empty
+# orange (above), the cover's yellow, the button's light red / light yellow marks (kpi_xl.marks).
+INPUT_FILL = "#DDEBF7"
+# Why python.exe of the venv under %LOCALAPPDATA%\kpi_xl (docs/it-guide.md, "Which Python the button
+# starts"): the offline installer (kpi_xl.bundle) makes that venv without admin rights, whatever
+# Python 3.11-3.13 the PC has; xlwings' RunPython starts the interpreter through `cmd.exe /C ...
+# 2> log` in a hidden window and waits, so a console python.exe shows no window, is waited for,
+# and its errors (no module kpi_xl, a broken pywin32) reach xlwings' error box — none of which is
+# certain for the GUI-subsystem pythonw.exe. `xlwings release` picks the same form
+# (%LOCALAPPDATA%\<project>\python.exe). IT overrides it with `kpi-xl build --interpreter ...`.
+DEFAULT_INTERPRETER = r"%LOCALAPPDATA%\kpi_xl\venv\Scripts\python.exe"
 PARALLEL_THRESHOLD = 4
 
 
@@ -226,6 +237,7 @@ class _Formats:
         base = {"font_name": FONT, "font_size": FONT_SIZE, "valign": "top", "text_wrap": True}
         dotted = {"bottom": 4, "bottom_color": "#808080"}
         unlocked = {"locked": False}
+        inputs = {**dotted, "locked": False, "bg_color": INPUT_FILL}
 
         def add(**props: Any) -> Any:
             return book.add_format({**base, **props})
@@ -239,14 +251,14 @@ class _Formats:
         self.header = add(bold=True, align="center", valign="vcenter", border=1, bg_color="#F2F2F2")
         self.criterion = add(border=1)
         self.criterion_fixed = add(border=1, align="center")
-        self.criterion_input = add(border=1, align="center", **unlocked, bg_color="#FFFFFF")
+        self.criterion_input = add(border=1, align="center", **unlocked, bg_color=INPUT_FILL)
         self.fixed_number = add(align="left", num_format="General")
         self.unit = add(align="left", num_format='"("@")"')
         self.code = add(bold=True, align="center")
-        self.input_text = add(**dotted, **unlocked)
-        self.input_number = add(**dotted, **unlocked, align="center", num_format="#,##0.00")
-        self.input_date = add(**dotted, **unlocked, align="left", num_format=thai.BE_DATE_FORMAT)
-        self.input_quarter = add(**dotted, **unlocked, align="center", num_format="0")
+        self.input_text = add(**inputs)
+        self.input_number = add(**inputs, align="center", num_format="#,##0.00")
+        self.input_date = add(**inputs, align="left", num_format=thai.BE_DATE_FORMAT)
+        self.input_quarter = add(**inputs, align="center", num_format="0")
         self.read_only = add(**dotted, bg_color="#EDEDED")  # another section's input, locked
         self.past = add(italic=True, font_color="#404040", border=1, bg_color="#F2F2F2")
         self.score = add(bold=True, align="center", num_format="0.00", border=1)
@@ -271,7 +283,8 @@ class _Formats:
 # Excel's own checks.
 
 
-def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int) -> dict[str, Any]:
+def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int, ref: str = "A1") -> dict[str, Any]:
+    """Excel's own check for one input; ``ref`` is the input's (relative) A1, which custom rules read."""
     prompt = (field.prompt_th or field.label_th)[:255]
     title = field.label_th if len(field.label_th) <= 32 else field.label_th.split(" (")[0][:32]
     common = {"input_title": title, "input_message": prompt, "ignore_blank": True}
@@ -288,23 +301,30 @@ def _validation(field: FieldSpec, ind: Indicator, fiscal_year: int) -> dict[str,
                                  f"{thai.format_thai_date(end)} (ปีงบประมาณ {fiscal_year})\n"
                                  f"The date must fall inside fiscal year {fiscal_year}."}
     if field.type == "number":
+        # One custom rule per kind over scoring.excel_number, so Thai digits, thousands commas and
+        # spaces typed as text pass exactly when the number they stand for would (Excel's decimal
+        # rule refuses every text). Each rule uses the normalised number once: Excel caps a rule at
+        # 255 characters.
         kind = ind.value_kind
         whole = kind is ValueKind.COUNT and (field.quarter is not None or ind.aggregation.value != "mean")
+        n = scoring.excel_number(ref)
         if kind is ValueKind.PERCENT:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100, "error_type": "stop"}
+            check = f"ABS({n}-50)<=50"
             why = "ร้อยละต้องอยู่ระหว่าง 0 ถึง 100\nA percentage must be between 0 and 100."
+        elif kind is ValueKind.COUNT and whole:
+            check = f'AND({n}>=0,ISERR(FIND(".",{ref})))'
+            why = "จำนวนต้องเป็นจำนวนเต็มตั้งแต่ 0 ขึ้นไป\nA count must be a whole number, 0 or more."
         elif kind is ValueKind.COUNT:
-            rule = {"validate": "integer" if whole else "decimal", "criteria": ">=", "value": 0, "error_type": "stop"}
-            why = ("จำนวนต้องเป็นจำนวนเต็มตั้งแต่ 0 ขึ้นไป\nA count must be a whole number, 0 or more." if whole
-                   else "จำนวนต้องไม่ติดลบ\nA count cannot be negative.")
+            check = f"{n}>=0"
+            why = "จำนวนต้องไม่ติดลบ\nA count cannot be negative."
         elif kind is ValueKind.LEVEL:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 5, "error_type": "stop"}
+            check = f"ABS({n}-2.5)<=2.5"
             why = "ระดับต้องอยู่ระหว่าง 0 ถึง 5\nA level must be between 0 and 5."
         else:
-            rule = {"validate": "decimal", "criteria": "between", "minimum": -1e15, "maximum": 1e15,
-                    "error_type": "warning"}
-            why = "ต้องเป็นตัวเลข เช่น 10\nEnter a number such as 10."
-        return {**common, **rule, "error_title": "ค่าไม่ถูกต้อง", "error_message": why}
+            check = f"ABS({n})<=1E+15"
+            why = "ต้องเป็นตัวเลข เช่น 10 หรือ ๑๐\nEnter a number such as 10."
+        return {**common, "validate": "custom", "value": "=" + check, "error_type": "stop",
+                "error_title": "ค่าไม่ถูกต้อง", "error_message": why}
     return {**common, "validate": "any"}
 
 
@@ -433,7 +453,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                     cell_fmt = fmt.criterion_input if r in criteria_rows else input_fmt[field.type]
                     if field.type == "text" and span > 1:
                         min_lines = max(min_lines, 2 if field.quarter or field.name == "year_summary" else 1)
-                    ws.data_validation(r, c, r, c + span - 1, _validation(field, ind, ctx.catalog.fiscal_year))
+                    ws.data_validation(r, c, r, c + span - 1,
+                                       _validation(field, ind, ctx.catalog.fiscal_year, xl_rowcol_to_cell(r, c)))
                     if field.required_from is not None:
                         target = _absolute(r, c)
                         ws.conditional_format(r, c, r, c + span - 1, {
@@ -456,6 +477,7 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
         else:
             ws.set_row(r, row_height(texts, min_lines=min_lines) + (6 if row.style == "title" else 0))
 
+    _write_helpers(ws, fmt, spec, applies)
     last_col = COLUMNS.index(spec.print_area_last_col)
     _setup_page(ws, spec, f"{ctx.office_th} ปีงบประมาณ {ctx.catalog.fiscal_year} · {ind.code}",
                 len(spec.rows) - 1, last_col, (0, 1))
@@ -464,6 +486,24 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
     if not editable:
         ws.set_tab_color("#A6A6A6")
     _protect(ws, password)
+
+
+def _write_helpers(ws: Worksheet, fmt: _Formats, spec: FormSpec, applies: set[str]) -> None:
+    """The hidden helper column: the reporting quarter, then every number/quarter input as a number.
+
+    Why helpers: the score formulas read each input once through them, so Thai digits typed as text
+    and quarters after the reporting one are handled in one place, generated from the form spec.
+    """
+    col = spec.helper_col
+    ws.set_column(col, col, 10, fmt.helper, {"hidden": True})
+    rq = spec.quarter_helper_a1
+    ws.write_formula(QUARTER_HELPER_ROW, col, scoring.excel_quarter_helper(), fmt.helper, 1)
+    for field in spec.helped_fields():
+        if field.name not in applies:
+            continue
+        row, c = spec.addresses[field.name]
+        formula = scoring.excel_input_helper(field.type, xl_rowcol_to_cell(row, c), field.quarter, rq)
+        ws.write_formula(row, col, formula, fmt.helper, "")
 
 
 def _cover_cell(spec: FormSpec) -> tuple[int, int]:
@@ -529,7 +569,7 @@ def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog
         ("", fmt.text, None),
         ("วิธีกรอกข้อมูล (How to fill)", fmt.section, None),
         ("1. แต่ละตัวชี้วัดมีแผ่นงานของตนเอง (ชื่อแผ่นงานคือรหัสตัวชี้วัด) ข้อความที่สำนักงานกำหนด "
-         "(ชื่อ คำนิยาม วิธีการคำนวณ เป้าหมาย) ถูกล็อกไว้ กรอกได้เฉพาะช่องที่มีเส้นประด้านล่าง", fmt.text, None),
+         "(ชื่อ คำนิยาม วิธีการคำนวณ เป้าหมาย) ถูกล็อกไว้ กรอกได้เฉพาะช่องพื้นสีฟ้าอ่อนที่มีเส้นประด้านล่าง", fmt.text, None),
         ("2. เลือกไตรมาสที่รายงานในช่องด้านบน ช่องที่ต้องกรอกในไตรมาสนั้นจะมีพื้นสีส้มจนกว่าจะกรอก", fmt.text, None),
         ("3. ข้อ 6 กรอกผลการดำเนินงานรายไตรมาส (ระบุวันที่ของกิจกรรม เช่น 23 ธันวาคม 2563) "
          "ตัวชี้วัดเชิงปริมาณกรอกตัวเลขในช่อง ผล ด้วย", fmt.text, None),
@@ -696,6 +736,10 @@ def xlwings_settings(interpreter: str | None = None) -> list[tuple[str, Any]]:
         ("Debug UDFs", False),
         ("Use UDF Server", False),
         ("Show Console", False),
+        # Not an xlwings setting (xlwings ignores unknown rows): the VBA module's version, which the
+        # button compares with the PC's xlwings (kpi_xl.xlcompat); Python cannot read the VBA itself
+        # without "Trust access to the VBA project object model".
+        (VBA_VERSION_KEY, xlwings_vba_version()),
     ]
 
 
@@ -797,6 +841,7 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         catalog_json=model.catalog_to_json(catalog),
         section=section,
         past_json=past.model_dump_json() if past is not None else "",
+        key=load_key(),  # head office's secret (KPI_XL_KEY / KPI_XL_KEY_FILE): keyed checksum when set
     )
     _write_meta(book, spec, rows)
     _write_conf(book, spec, interpreter)

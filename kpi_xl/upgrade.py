@@ -24,7 +24,8 @@ Decisions:
   to the carried-over sheet with "sign again".
 - **Form-spec versions** declare their renames (``renamed:`` in form_spec.yaml), so a workbook of an
   older known template version upgrades with no code change; an unknown version is refused.
-- **Inputs are never modified**; an output that is an input, or that exists (without ``force``), is
+- **Inputs are never modified**; an output that is an input or lies in a folder being read
+  (KPI-E601/E602, the checks of :mod:`kpi_xl.files`), or that exists without ``force`` (KPI-E620), is
   refused with a located problem; each output is written atomically.
 """
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from . import fill, model, template, thai
 from .catalog import Catalog, Indicator
-from .files import atomic_path
+from .files import atomic_path, check_output, check_output_folder
 from .form import FormSpec, load_spec
 from .model import Cell, DistrictReport, RawWorkbook
 from .problems import KpiError, Location, Problem, problem
@@ -395,10 +396,14 @@ def upgrade_workbook(path: str | Path, catalog: Catalog, out_dir: str | Path, *,
     raw, _, meta, _ = _read(path)
     _check(raw, meta, catalog, spec)
     target = Path(out_dir) / template.output_name(catalog, meta.district_code, macros=macros)
-    if target.resolve() in {p.resolve() for p in [path, *inputs]}:
-        raise _refuse("KPI-E601", Location(file=str(path)), value=str(target))
+    try:  # not an input, not inside a folder being read, a folder that takes files (kpi_xl.files)
+        check_output_folder(out_dir, inputs=[path, *inputs], option="--out")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_output(target, inputs=[path, *inputs], suffixes=(".xlsm", ".xlsx"), option="--out")
+    except KpiError as exc:
+        raise UpgradeError([p.model_copy(update={"location": Location(file=str(path))}) for p in exc.problems]) from None
     if (target.exists() and not force) or target.resolve() in (taken or set()):
-        raise _refuse("KPI-E602", Location(file=str(path)), value=str(target))
+        raise _refuse("KPI-E620", Location(file=str(path)), value=str(target))
     result, quarter = plan_upgrade(path, catalog, target)
     sheets = {"changes": [c.row() for c in result.changes] or [{"note": "ไม่มีการเปลี่ยนแปลง / nothing changed"}]}
     if result.carried:
@@ -429,13 +434,14 @@ def past_of(past_json: str) -> model.DistrictPast | None:
 def upgrade_all(paths: Iterable[str | Path], catalog: Catalog, out_dir: str | Path, *, force: bool = False,
                 progress: Callable[[Path], None] | None = None) -> tuple[list[UpgradeResult], list[Problem]]:
     """Upgrade every workbook given (folders expanded); one refusal does not stop the others."""
-    files = inputs_of(paths)
+    given = [Path(p) for p in paths]
+    files = inputs_of(given)
     results: list[UpgradeResult] = []
     refused: list[Problem] = []
     written: set[Path] = set()
     for path in files:
         try:
-            result = upgrade_workbook(path, catalog, out_dir, force=force, inputs=files, taken=written)
+            result = upgrade_workbook(path, catalog, out_dir, force=force, inputs=[*given, *files], taken=written)
         except KpiError as exc:
             refused += exc.problems
             continue

@@ -14,10 +14,12 @@ Decisions (documented in the validation docs as well):
   that is blank or not 1–4 (KPI-E112) the engine assumes the latest quarter anything was filled for
   (quarterly values/narratives, levels' quarters; 1 if nothing), so the clerk sees the one real
   mistake instead of every later quarter's inputs reported missing, as assuming quarter 4 would.
-- **Levels after the reporting quarter** (KPI-E402) do not count for the score: they are errors, not
-  achievements. Quarterly values after the reporting quarter (KPI-W404, a warning) do count, as the
-  sheet's formula counts them — so on every workbook without errors the Python score equals the
-  formula's.
+- **Scores as of the reporting quarter.** Only what belongs to quarters up to the reporting
+  quarter counts: levels after it (KPI-E402) are errors, not achievements; quarterly values after
+  it (KPI-W404, a warning) are left out; the typed year's result belongs to the quarter the cover
+  declares (or, when the cover is unreadable, the latest quarter filled), so a run for an earlier
+  quarter scores the quarterly values up to it instead. The sheet's helper cells do the same with
+  the cover's quarter, so the Python score equals the formula's.
 - **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
   :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reference, rules, scoring
-from .catalog import Catalog, Indicator
+from .catalog import Catalog, ErrorScores, Indicator
 from .form import FormSpec, load_spec
 from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, parse_meta
 from .problems import KpiError, Location, Problem, Report, problem
@@ -128,9 +130,11 @@ def evaluate(
             page_problems += rule(page)
         pages.append((ind, page, page_problems))
 
+    cover = rules.read_report_quarter(raw)  # what the cover itself says (head office checks it, E612)
+    declared = cover or _latest_quarter([p for _, p, _ in pages if p is not None])
     if quarter is None:
         structure += rules.report_quarter_chosen(raw, spec)
-        quarter = rules.read_report_quarter(raw) or _latest_quarter([p for _, p, _ in pages if p is not None])
+        quarter = declared
 
     results: list[IndicatorResult] = []
     problems: list[Problem] = list(structure)
@@ -139,16 +143,17 @@ def evaluate(
             results.append(IndicatorResult(code=ind.code, sheet=ind.code, name_th=ind.name_th, weight=ind.weight,
                                            scoring=ind.scoring.value, explanation_th="อ่านแผ่นงานของตัวชี้วัดไม่ได้"))
             continue
-        page.quarter = quarter
+        page.quarter, page.declared_quarter = quarter, declared
         for rule in rules.PAGE_RULES:
             page_problems += rule(page)
         problems += sorted(page_problems, key=_position)
-        results.append(_score(ind, page))
+        results.append(_score(ind, page, page_problems))
 
     if meta is not None and meta.past_json:
         problems += _own_past(raw.file, results, quarter, meta.past_json)
 
-    scored = [(r.weight, r.score) for r in results]
+    rule = used.error_scores if used is not None else ErrorScores.SCORED
+    scored = _weighted(results, rule)
     return DistrictReport(
         file=raw.file,
         meta=meta,
@@ -157,9 +162,10 @@ def evaluate(
         district_name_en=meta.district_name_en if meta is not None else None,
         fiscal_year=fiscal_year,
         report_quarter=quarter,
+        declared_quarter=cover,
         modified=raw.modified,
         indicators=results,
-        district_score=scoring.district_score(scored) if scored else None,
+        district_score=scoring.district_score(scored) if results else None,
         problems=Report(problems=problems),
     )
 
@@ -180,8 +186,11 @@ def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:
     if not raw.meta:
         return None
+    from .keys import load_key
+
+    key = load_key()  # head office's secret, from its environment only (None on a district PC)
     try:
-        return parse_meta(raw.meta)
+        return parse_meta(raw.meta, key=key)
     except (ValueError, TypeError, KeyError):
         return None
 
@@ -221,13 +230,55 @@ def _latest_quarter(pages: list[rules.Page]) -> int:
     return latest
 
 
-def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
+def _weighted(results: list[IndicatorResult], rule: ErrorScores) -> list[tuple[float, float | None]]:
+    """(weight, score) pairs for the district score under the catalog's rule for flagged scores."""
+    pairs: list[tuple[float, float | None]] = []
+    for r in results:
+        if r.flagged and rule is ErrorScores.EXCLUDED:
+            r.counted = False
+            continue
+        pairs.append((r.weight, 0.0 if r.flagged and rule is ErrorScores.ZERO else r.score))
+    return pairs
+
+
+def _score_inputs(ind: Indicator, page: rules.Page, typed: bool) -> list[str]:
+    """The input names a score rests on: the levels, or the typed result, or the quarterly values
+    up to the reporting quarter (the typed result too: an unreadable one was meant to score)."""
+    if ind.scoring.value == "milestone":
+        return [f"level_{n}" for n in rules.LEVELS]
+    if typed:
+        return ["result_value"]
+    return ["result_value", *(f"q{q}_value" for q in rules.QUARTERS if q <= page.quarter)]
+
+
+def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> IndicatorResult:
+    typed = page.scored_result()
     result = scoring.score_indicator(
         ind,
-        result_value=page.number("result_value"),
-        quarters=page.quarter_values(),
+        result_value=typed,
+        quarters=page.scored_quarter_values(),
         levels=page.scored_levels(),
     )
+    names = set(_score_inputs(ind, page, typed is not None))
+    cells = {page.cells[name].cell for name in names if name in page.cells} - {None, ""}
+    # An error at an input's cell, or at its name when the cell is gone (KPI-E111, #REF!)
+    flagged = sorted({p.location.cell or p.location.name or "" for p in page_problems
+                      if p.is_error and p.location.sheet == page.sheet
+                      and (p.location.cell in cells if p.location.cell else p.location.name in names)},
+                     key=lambda where: _position_of(where))
+    difference = None
+    if typed is not None and any(p.code == "KPI-W402" for p in page_problems):
+        if ind.scoring.value == "milestone":
+            expected: float | None = float(scoring.milestone_level(page.scored_levels()))
+        else:
+            expected = scoring.aggregate(ind.aggregation, page.scored_quarter_values())
+        difference = None if expected is None else typed - expected
+    if result.value is None:
+        source = None
+    elif ind.scoring.value != "milestone" and typed is not None:
+        source = "typed"
+    else:
+        source = "computed"
     computed: dict[str, Any] = {"year_value": result.basis, "score": result.value, "target_met": result.target_met_th}
     fields = {
         name: FieldValue(cell=cell, value=computed[name] if name in computed else page.values.get(name))
@@ -244,6 +295,9 @@ def _score(ind: Indicator, page: rules.Page) -> IndicatorResult:
         score=result.value,
         target_met=result.target_met,
         explanation_th=result.explanation_th,
+        flagged_cells=flagged,
+        value_source=source,
+        typed_difference=scoring.round2(difference) if difference is not None else None,
     )
 
 
@@ -252,7 +306,11 @@ _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 def _position(item: Problem) -> tuple[int, int]:
     """Sheet order for a clerk reading top to bottom: row, then column; unlocated last."""
-    m = _A1.match(item.location.cell or "")
+    return _position_of(item.location.cell)
+
+
+def _position_of(cell: str | None) -> tuple[int, int]:
+    m = _A1.match(cell or "")
     if m is None:
         return (1 << 30, 0)
     col = 0

@@ -7,6 +7,12 @@ same number of sheets (the document modules' code names are ``Sheet1``…``Sheet
 both libraries), and its bytes are handed to XlsxWriter's ``add_vba_project(..., is_stream=True)``
 for the real workbook. The bytes depend only on the sheet count and the module sources, so they
 are cached: 50 district workbooks need at most a couple of projects.
+
+The ``VBA/_VBA_PROJECT`` stream is then replaced by its version-independent form (MS-OVBA 2.3.4.1:
+"Version (2 bytes): ... MUST be 0xFFFF" on write, no PerformanceCache), the 7 bytes xlwings' own
+``quickstart_standalone.xlsm`` ships. pyOpenVBA writes version 0x00B5 followed by a zeroed cache;
+an Excel whose VBA version is 0xB5 could take that cache as its own and read garbage, whereas with
+0xFFFF every Excel ignores the cache and compiles the source, which is all the project carries.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from pathlib import Path
 MACROS_DIR = Path(str(resources.files("kpi_xl.macros")))  # the repo's macros/, shipped as package data
 XLWINGS_MODULE = "xlwings"
 VBA_ENTRY = "xl/vbaProject.bin"
+# MS-OVBA 2.3.4.1 and its example 3.1.1: Reserved1 0x61CC, Version 0xFFFF, Reserved2 0x00,
+# Reserved3 0x0001 (little-endian), then no PerformanceCache.
+VBA_PROJECT_STREAM = bytes.fromhex("cc61ffff000100")
 
 
 def xlwings_bas_path() -> Path:
@@ -34,6 +43,17 @@ def xlwings_bas_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found / ไม่พบไฟล์ {path}")
     return path
+
+
+@cache
+def xlwings_vba_version() -> str:
+    """The version on the ``'Version:`` line of the ``xlwings.bas`` that goes into the workbook."""
+    from .xlcompat import vba_module_version
+
+    version = vba_module_version(xlwings_bas_path().read_text(encoding="ascii"))
+    if version is None:
+        raise ValueError(f"no 'Version: line in {xlwings_bas_path()} / ไม่พบบรรทัดรุ่นในโมดูล xlwings")
+    return version
 
 
 def _crlf(text: str) -> str:
@@ -96,4 +116,19 @@ def _project_bytes(sheet_count: int, digest: str, sources: tuple[tuple[str, str]
                 project.add_module(name, text)
             excel.save(out)
         with zipfile.ZipFile(out) as package:
-            return package.read(VBA_ENTRY)
+            return version_independent(package.read(VBA_ENTRY))
+
+
+def version_independent(project: bytes) -> bytes:
+    """``project`` with its ``VBA/_VBA_PROJECT`` stream in the form MS-OVBA prescribes for writers.
+
+    pyOpenVBA's CFB writer rebuilds the compound file, so the stream may shrink (2,544 → 7 bytes);
+    every other stream is carried over byte for byte.
+    """
+    from pyopenvba.cfb import CFB
+
+    cfb = CFB.from_bytes(project)
+    if cfb.get_stream_in_storage("VBA", "_VBA_PROJECT") == VBA_PROJECT_STREAM:
+        return project
+    cfb.write_stream_in_storage("VBA", "_VBA_PROJECT", VBA_PROJECT_STREAM)
+    return cfb.to_bytes()

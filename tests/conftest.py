@@ -6,6 +6,7 @@ Tests marked ``libreoffice`` are skipped only when LibreOffice (soffice) is not 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "libreoffice" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_head_office_settings() -> None:
+    """A key or a history location set on the developer's machine must not change what tests see."""
+    for name in ("KPI_XL_KEY", "KPI_XL_KEY_FILE", "KPI_XL_HISTORY"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

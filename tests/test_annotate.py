@@ -177,7 +177,7 @@ def test_clerks_own_formatting_stays_and_runs_do_not_stack(wrong: Path, tmp_path
     book["KPI-01"][Q1].fill = green
     book["KPI-01"][SPEC.a1("support_factors")].fill = blue
     own = ("KPI-05", SPEC.a1("level_3"))
-    own_fill = book[own[0]][own[1]].fill.fgColor.rgb  # the template's white input box
+    own_fill = book[own[0]][own[1]].fill.fgColor.rgb  # the template's light-blue input box
     book[own[0]][own[1]].comment = Comment("ระดับ 3 ต้องถามหัวหน้า", "สมศรี")
     mine = tmp_path / "mine.xlsm"
     save_keeping_vba(book, mine)
@@ -203,7 +203,7 @@ def test_clerks_own_formatting_stays_and_runs_do_not_stack(wrong: Path, tmp_path
     clear_workbook(book)
     assert book["KPI-01"][Q1].fill.fgColor.rgb == "FF00B050"
     assert book["KPI-01"][SPEC.a1("support_factors")].fill.fgColor.rgb == "FF0070C0"
-    assert book[own[0]][own[1]].fill.fgColor.rgb == own_fill == "FFFFFFFF"
+    assert book[own[0]][own[1]].fill.fgColor.rgb == own_fill == "FF" + template.INPUT_FILL[1:]
     assert book[own[0]][own[1]].comment.text == "ระดับ 3 ต้องถามหัวหน้า"
     assert book["KPI-03"][SPEC.a1("q1_value")].comment is None
     assert book["KPI-03"][SPEC.a1("score")].value == scoring.excel_score(CATALOG.indicator("KPI-03"))

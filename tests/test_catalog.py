@@ -124,7 +124,28 @@ def test_lower_is_better_needs_decreasing_thresholds(sample: Catalog, tmp_path: 
     with pytest.raises(KpiError) as exc:
         cat_mod.load(edit_xlsx(tmp_path, {(r, "direction"): "higher"}))
     assert codes(exc) == ["KPI-C022"]
-    assert "strictly increasing" in exc.value.problems[0].message_en
+    assert "increasing, equal neighbours allowed" in exc.value.problems[0].message_en
+
+
+def test_equal_adjacent_thresholds_are_a_step(sample: Catalog, tmp_path: Path) -> None:
+    """t2 = t3 is legitimate: a value at that threshold gets the higher score (3), no division by 0."""
+    from kpi_xl import scoring
+
+    r = row_of(sample, "KPI-03")  # 600, 800, 1000, 1200, 1400 → 600, 800, 800, 1200, 1400
+    cat = cat_mod.load(edit_xlsx(tmp_path, {(r, "t3"): 800}))
+    ind = cat.indicator("KPI-03")
+    assert ind.thresholds == [600, 800, 800, 1200, 1400]
+    assert scoring.score_indicator(ind, result_value=800).value == 3
+    assert scoring.score_indicator(ind, result_value=700).value == 1.5
+    assert scoring.score_indicator(ind, result_value=1000).value == 3.5
+
+
+def test_milestone_target_above_five_is_an_error(sample: Catalog, tmp_path: Path) -> None:
+    r = row_of(sample, "KPI-05")
+    with pytest.raises(KpiError) as exc:
+        cat_mod.load(edit_xlsx(tmp_path, {(r, "target"): 6}))
+    assert codes(exc) == ["KPI-C029"]
+    assert "outside the scale 0–5" in exc.value.problems[0].message_en
 
 
 def test_milestone_needs_five_levels(sample: Catalog, tmp_path: Path) -> None:

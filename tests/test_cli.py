@@ -131,7 +131,10 @@ def test_consolidate_prints_statuses_and_writes_the_summary(built_workbooks: dic
     shutil.copyfile(built_workbooks[1001], inbox / "~$lock.xlsm")
     out = tmp_path / "summary.xlsx"
     result = run("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", out)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # written, but 49 districts are missing
+    assert result.output.strip().splitlines()[-1] == (
+        "รับแล้ว 1 เขต · ถูกต้อง 0 · มีข้อผิดพลาด 1 · ยังไม่ส่ง 49 · เปิดไม่ได้ 0 แฟ้ม / "
+        "received 1 · clean 0 · with errors 1 · missing 49 · unreadable 0 file(s)")
     assert "1030" in result.output and out.exists()
     book = openpyxl.load_workbook(out, read_only=True)
     assert "สถานะการส่ง" in book.sheetnames

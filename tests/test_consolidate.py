@@ -335,7 +335,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Catalog) 
     # The older duplicate was saved first, though its file was touched last (docProps decides).
     set_saved_time(inbox / files["dup_old"], DUP_OLD_SAVED)
     set_saved_time(inbox / files["dup_new"], DUP_NEW_SAVED)
-    later = time.time()
+    later = DUP_NEW_SAVED.timestamp() + 86400  # within a month of both saves: the saved dates are trusted
     os.utime(inbox / files["dup_new"], (later - 3600, later - 3600))
     os.utime(inbox / files["dup_old"], (later, later))
 
@@ -352,6 +352,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Catalog) 
 
     hashes = tree_hashes(inbox)
     out = root / "out" / "summary.xlsx"
+    out.parent.mkdir()
     db = root / "out" / "history.sqlite"
     calls: list[tuple[int, int, str]] = []
     result = consolidate(inbox, catalog, QUARTER, out=out, db=db, jobs=2, run_at=RUN_AT,

@@ -31,7 +31,7 @@ import openpyxl  # noqa: E402
 import xlwings as xw  # noqa: E402
 
 from kpi_xl import catalog as cat_mod  # noqa: E402
-from kpi_xl import excel, fill, scoring  # noqa: E402
+from kpi_xl import excel, fill, scoring, xlcompat  # noqa: E402
 from kpi_xl.annotate import annotate  # noqa: E402
 from kpi_xl.form import load_spec  # noqa: E402
 from kpi_xl.marks import ERROR_FILL, MARKS_SHEET, WARNING_FILL, plan_marks  # noqa: E402
@@ -574,3 +574,55 @@ def test_both_writers_leave_the_same_sheets(wrong: Path, tmp_path: Path) -> None
     assert [s["name"] for s in state.payload["sheets"]] == book.sheetnames
     assert [s["visibility"] == "Visible" for s in state.payload["sheets"]] == \
         [ws.sheet_state == "visible" for ws in book.worksheets]
+
+
+# ---------------------------------------------------------------------------------------------
+# xlwings by version (kpi_xl.xlcompat); the released old packages are in tests/test_xlwings_versions.py
+
+
+def _with_vba_version(payload: dict[str, Any], version: str) -> dict[str, Any]:
+    conf = next(s for s in payload["sheets"] if s["name"] == "xlwings.conf")
+    for line in conf["values"]:
+        if line and line[0] == xlcompat.VBA_VERSION_KEY:
+            line[1] = version
+            return payload
+    raise AssertionError("the built workbook has no VBA version row")
+
+
+def test_built_workbook_says_its_vba_version_and_matches_the_pc(wrong: Path) -> None:
+    book = xw.Book(json=excel.remote_payload(wrong))
+    assert excel.workbook_vba_version(book) == xw.__version__ == xlcompat.PINNED
+    assert excel.warn_version(book) is None
+    assert book.json()["actions"] == []
+
+
+def test_version_mismatch_is_said_first_in_thai_then_the_check_runs(wrong: Path) -> None:
+    state = ExcelState(_with_vba_version(excel.remote_payload(wrong), "0.36.17"))
+    actions = press(state)
+    first, last = actions[0], actions[-1]
+    assert first["func"] == "alert" and last["func"] == "alert"
+    text = first["args"][0]
+    assert text.startswith("คำเตือน: เครื่องนี้ติดตั้ง xlwings รุ่น " + xw.__version__)
+    assert "แฟ้มนี้สร้างด้วย xlwings รุ่น 0.36.17" in text and "Warning: this PC has xlwings" in text
+    assert len(state.alerts) == 2 and state.notes  # the check itself still ran and marked cells
+
+
+def test_notes_use_xlwings_when_it_can_and_the_com_fallback_says_what_it_needs(wrong: Path) -> None:
+    """On the pinned xlwings the button adds notes with Range.add_note. The fallback (xlwings before
+    0.37.5) calls Range.api.AddComment; the remote engine has no COM object behind Range.api (it is
+    the cells' values), so here the fallback can only be shown to refuse clearly — its COM call is on
+    the Windows checklist in docs/it-guide.md."""
+    book = xw.Book(json=excel.remote_payload(wrong))
+    rng = book.sheets["KPI-01"].range("B2")
+    assert xlcompat.has_add_note(rng)
+    note = xlcompat.add_note(rng, "ทดสอบ")
+    assert note is not None
+    assert book.json()["actions"][-1]["func"] == "addNote"
+    with pytest.raises(NotImplementedError, match="Range.AddComment is not available"):
+        xlcompat.add_comment_com(book.sheets["KPI-01"].range("C2"), "ทดสอบ")
+    assert [a["func"] for a in book.json()["actions"]] == ["addNote"]  # the refused fallback wrote nothing
+
+
+def test_every_xlwings_member_the_button_uses_exists_in_the_installed_xlwings() -> None:
+    assert xlcompat.missing_members(xw) == []
+    assert xlcompat.fallbacks_in_use(xw) == []

@@ -26,6 +26,7 @@ from test_consolidate import clean_values, expected_district, fill_many, small_c
 from kpi_xl import history, template
 from kpi_xl.catalog import Catalog
 from kpi_xl.consolidate import ConsolidationResult, consolidate
+from kpi_xl.problems import KpiError
 
 CODES = [1001, 1030, 1048]
 PERIODS = [(2563, 1), (2563, 2), (2564, 1), (2564, 2)]
@@ -51,6 +52,9 @@ class History:
     rerun: ConsolidationResult | None = None
     rerun_expected: dict[int, float] = field(default_factory=dict)
     trend_after: pd.DataFrame | None = None
+    refused: list[Any] = field(default_factory=list)
+    tables_refused: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    refused_summary: bool = False
 
 
 def _dump(db: Path) -> dict[str, list[dict[str, Any]]]:
@@ -73,7 +77,8 @@ def _period_rows(rows: list[dict[str, Any]], period: tuple[int, int], *, keep: b
 
 
 def _run(root: Path, cat: Catalog, blank: Path, quarter: int, seed: int, db: Path,
-         skip: tuple[int, ...] = ()) -> tuple[ConsolidationResult, dict[int, float], dict[int, dict[str, Any]]]:
+         skip: tuple[int, ...] = (), replace: bool = False,
+         ) -> tuple[ConsolidationResult, dict[int, float], dict[int, dict[str, Any]]]:
     inbox = root / f"inbox_{cat.fiscal_year}_{quarter}_{seed}"
     jobs, weighted, per_indicator = [], {}, {}
     for code in CODES:
@@ -85,7 +90,7 @@ def _run(root: Path, cat: Catalog, blank: Path, quarter: int, seed: int, db: Pat
         per_indicator[code], weighted[code] = expected_district(cat, code, values, quarter)
     fill_many(jobs, quick=True)
     out = root / f"summary_{cat.fiscal_year}_Q{quarter}_{seed}.xlsx"
-    result = consolidate(inbox, cat, quarter, out=out, db=db, jobs=1)
+    result = consolidate(inbox, cat, quarter, out=out, db=db, jobs=1, replace=replace)
     return result, weighted, per_indicator
 
 
@@ -103,7 +108,12 @@ def hist(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Catalog) -> H
         results[(fy, q)], expected[(fy, q)], per_ind[(fy, q)] = _run(root, catalogs[fy], blanks[fy], q, seed=fy + q,
                                                                       db=db)
     h = History(db, catalogs, results, expected, per_ind, history.history_trend(db, 1030, indicators=True), _dump(db))
-    h.rerun, h.rerun_expected, _ = _run(root, catalogs[2564], blanks[2564], 2, seed=7, db=db, skip=(1048,))
+    with pytest.raises(KpiError) as refused:  # fewer workbooks than the stored 2564/Q2: refused without the flag
+        _run(root, catalogs[2564], blanks[2564], 2, seed=7, db=db, skip=(1048,))
+    h.refused, h.tables_refused = refused.value.problems, _dump(db)
+    h.refused_summary = (root / "summary_2564_Q2_7.xlsx").exists()
+    h.rerun, h.rerun_expected, _ = _run(root, catalogs[2564], blanks[2564], 2, seed=7, db=db, skip=(1048,),
+                                        replace=True)
     h.tables_after = _dump(db)
     h.trend_after = history.history_trend(str(db), 1030)
     return h
@@ -168,21 +178,31 @@ def test_trend_of_a_district(hist: History) -> None:
     assert not (hist.db.parent / "none.sqlite").exists()
 
 
-def test_rerun_replaces_that_period_only(hist: History) -> None:
+def test_a_run_with_fewer_workbooks_is_refused_before_writing_anything(hist: History) -> None:
+    assert [p.code for p in hist.refused] == ["KPI-E610"]
+    assert "2 usable workbooks, fewer than the stored 2564/Q2 run (3, run 4)" in hist.refused[0].message_en
+    assert hist.tables_refused == hist.tables_before
+    assert not hist.refused_summary
+
+
+def test_rerun_with_the_flag_becomes_current_and_keeps_the_old_run(hist: History) -> None:
     for table in hist.tables_before:
         before = _period_rows(hist.tables_before[table], RERUN, keep=False)
         after = _period_rows(hist.tables_after[table], RERUN, keep=False)
-        if table == "runs":
-            before = [{k: v for k, v in r.items() if k != "run_id"} for r in before]
-            after = [{k: v for k, v in r.items() if k != "run_id"} for r in after]
         assert after == before, table
-    rows = _period_rows(hist.tables_after["district_results"], RERUN, keep=True)
+    new_id = max(r["id"] for r in hist.tables_after["runs"])
+    for table in ("submissions", "district_results", "results", "problems"):  # the old run's rows are all kept
+        old = [r for r in _period_rows(hist.tables_after[table], RERUN, keep=True) if r["run_id"] != new_id]
+        assert old == _period_rows(hist.tables_before[table], RERUN, keep=True), table
+    rows = [r for r in _period_rows(hist.tables_after["district_results"], RERUN, keep=True) if r["run_id"] == new_id]
     assert {r["district_code"]: r["status"] for r in rows} == {1001: "clean", 1030: "clean", 1048: "missing"}
     assert {r["district_code"]: r["score"] for r in rows if r["score"] is not None} == pytest.approx(hist.rerun_expected)
-    assert len(_period_rows(hist.tables_after["submissions"], RERUN, keep=True)) == 2
-    assert any(r["code"] == "KPI-E501" for r in _period_rows(hist.tables_after["problems"], RERUN, keep=True))
+    mine = [r for r in _period_rows(hist.tables_after["submissions"], RERUN, keep=True) if r["run_id"] == new_id]
+    assert len(mine) == 2
+    assert any(r["code"] == "KPI-E501" and r["run_id"] == new_id
+               for r in _period_rows(hist.tables_after["problems"], RERUN, keep=True))
     runs = hist.tables_after["runs"]
-    assert len(runs) == 4
+    assert len(runs) == 5 and [r["forced"] for r in runs] == [False] * 4 + [True]
     assert hist.trend_after is not None
     assert list(hist.trend_after["score"])[3] == pytest.approx(hist.rerun_expected[1030])
     assert list(hist.trend_after["score"])[:3] == list(hist.trend_before["score"])[:3]
@@ -262,3 +282,133 @@ def test_postgresql_keeps_the_same_history_as_sqlite(hist: History, postgres_url
     on_postgres, on_sqlite = trends
     assert list(on_postgres["period"]) == [f"{fy}/Q{q}" for fy, q in sorted(PERIODS)]
     pd.testing.assert_frame_equal(on_postgres, on_sqlite, check_dtype=False)
+
+
+# --- runs are kept: refusal, the explicit flag, restore, upgrade -------------------------------
+
+
+def _copy_db(hist: History, tmp_path: Path) -> Path:
+    db = tmp_path / "kpi_history.sqlite"
+    shutil.copyfile(hist.db, db)
+    return db
+
+
+def _cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from kpi_xl.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
+
+
+def test_empty_inbox_or_contradicted_quarter_leave_the_history_unchanged(hist: History, tmp_path: Path) -> None:
+    db = _copy_db(hist, tmp_path)
+    before = _dump(db)
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "s.xlsx"
+    with pytest.raises(KpiError) as empty:
+        consolidate(tmp_path / "empty", hist.catalogs[2564], 2, out=out, db=db, jobs=1)
+    assert [p.code for p in empty.value.problems] == ["KPI-E611"]
+    assert "holds no Excel workbook (0 files); the 2564/Q2 history is unchanged" in empty.value.problems[0].message_en
+    assert hist.rerun is not None
+    with pytest.raises(KpiError) as wrong:  # the rerun's covers all say quarter 2
+        consolidate(hist.rerun.inbox, hist.catalogs[2564], 3, out=out, db=db, jobs=1)
+    assert [p.code for p in wrong.value.problems] == ["KPI-E612"]
+    assert "quarter 3 was asked for, but 2 of 2 workbooks' covers say quarter 2" in wrong.value.problems[0].message_en
+    assert _dump(db) == before and not out.exists()
+    # With the flag the empty run is stored and current; the earlier run is still there to restore.
+    forced = consolidate(tmp_path / "empty", hist.catalogs[2564], 2, out=out, db=db, jobs=1, replace=True)
+    assert forced.counts["received"] == 0 and out.exists()
+    stored = history.current_run(db, 2564, 2)
+    assert stored is not None and stored["received"] == 0 and stored["forced"]
+    assert math.isnan(history.history_trend(db, 1030).loc[(2564, 2), "score"])
+    done = _cli("history", "restore", "5", "--db", db)
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().endswith("run 5 is now the current result of 2564/Q2")
+    restored = history.current_run(db, 2564, 2)
+    assert restored is not None and restored["id"] == 5
+    assert history.history_trend(db, 1030).loc[(2564, 2), "score"] == pytest.approx(hist.rerun_expected[1030])
+    assert len(history.runs_frame(db, every=True)) == 6
+
+
+def test_cli_history_runs_and_restore(hist: History, tmp_path: Path) -> None:
+    db = _copy_db(hist, tmp_path)
+    listed = _cli("history", "runs", "--fiscal-year", "2564", "--quarter", "2", "--db", db)
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("2564/Q2") == 2 and "2563/Q1" not in listed.output
+    done = _cli("history", "restore", "4", "--db", db)
+    assert done.exit_code == 0, done.output
+    assert "run 4 is now the current result of 2564/Q2" in done.output
+    assert history.history_trend(db, 1030).loc[(2564, 2), "score"] == pytest.approx(hist.expected[(2564, 2)][1030])
+    frame = history.runs_frame(db, every=True)
+    assert len(frame) == 5 and list(frame[frame["current"]]["id"]) == [1, 2, 3, 4]
+    missing = _cli("history", "restore", "99", "--db", db)
+    assert missing.exit_code == 2 and "run 99 is not in the database" in missing.output
+
+
+def test_cli_history_never_creates_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "nope.sqlite"
+    for args in (["runs"], ["trend", "--district", "1030"], ["restore", "1"]):
+        done = _cli("history", *args, "--db", db)
+        assert done.exit_code == 2, done.output
+        assert f"ไม่พบฐานข้อมูล: {db}" in done.output and f"database not found: {db}" in done.output
+    assert not db.exists()
+
+
+def test_a_database_of_the_previous_version_is_upgraded(hist: History, tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kpi_xl.history_v1", Path(__file__).parent / "legacy" / "history_v1.py")
+    assert spec is not None and spec.loader is not None
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    db = tmp_path / "v1.sqlite"
+    engine = old.open_db(db)
+    for period in PERIODS:
+        old.record_run(engine, hist.results[period])
+    engine.dispose()
+    trend_v1 = old.history_trend(db, 1030, indicators=True)
+    tables_v1 = _dump_v1(old, db)
+    runs = history.runs_frame(db)  # the first open upgrades
+    assert [tuple(x) for x in runs[["fiscal_year", "quarter"]].itertuples(index=False)] == PERIODS
+    pd.testing.assert_frame_equal(history.history_trend(db, 1030, indicators=True), trend_v1)
+    after = _dump(db)
+    for name, rows in tables_v1.items():
+        assert [{k: r[k] for k in rows[0]} for r in after[name]] == rows, name
+    engine = history.open_db(db)  # and it takes new runs, with the upgraded ones still restorable
+    assert hist.rerun is not None
+    new_id = history.record_run(engine, hist.rerun, forced=True)
+    engine.dispose()
+    assert history.current_run(db, *RERUN)["id"] == new_id  # type: ignore[index]
+    history.restore_run(db, 4)
+    assert history.current_run(db, *RERUN)["id"] == 4  # type: ignore[index]
+
+
+def _dump_v1(old: Any, db: Path) -> dict[str, list[dict[str, Any]]]:
+    engine = create_engine(history.database_url(db))
+    with engine.connect() as conn:
+        out = {t.name: [dict(r) for r in conn.execute(select(t)).mappings()]
+               for t in (old.runs, old.submissions, old.district_results, old.results, old.problems)}
+    engine.dispose()
+    return out
+
+
+def test_the_default_history_location_is_shared(hist: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no kpi_history.sqlite here: the current folder is the default for `history`
+    done = _cli("history", "runs")
+    assert done.exit_code == 2 and f"database not found: {tmp_path / 'kpi_history.sqlite'}" in done.output
+    assert not (tmp_path / "kpi_history.sqlite").exists()
+    listed = _runs_with_env(hist.db)
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("2564/Q2") == 2
+    monkeypatch.setenv(history.HISTORY_ENV, str(hist.db))
+    assert history.default_location(tmp_path / "elsewhere") == str(hist.db)
+
+
+def _runs_with_env(db: Path) -> Any:
+    """`kpi-xl history runs` with no --db: the database comes from KPI_XL_HISTORY."""
+    from typer.testing import CliRunner
+
+    from kpi_xl.cli import app
+
+    return CliRunner().invoke(app, ["history", "runs"], env={history.HISTORY_ENV: str(db), "COLUMNS": "250"})

@@ -117,6 +117,7 @@ def _run(tmp: Path, cat: Catalog, into: Path | None, **kw: Any) -> Consolidation
         src = blank / template.output_name(cat, code, macros=False)
         jobs.append((src, inbox / src.name, clean_values(cat, code, QUARTER, seed=code), QUARTER))
     fill_many(jobs, quick=True)
+    (tmp / "out").mkdir(exist_ok=True)
     return consolidate(inbox, cat, QUARTER, out=tmp / "out" / "summary.xlsx", db=False, into=into, jobs=1, **kw)
 
 

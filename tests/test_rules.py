@@ -22,7 +22,7 @@ import pytest
 
 from kpi_xl import catalog as cat_mod
 from kpi_xl import fill, reference, rules, template, thai
-from kpi_xl.catalog import Catalog, Indicator, Scoring, ValueKind
+from kpi_xl.catalog import Catalog, ErrorScores, Indicator, Scoring, ValueKind
 from kpi_xl.form import load_spec
 from kpi_xl.model import Cell, DistrictReport, RawWorkbook, catalog_to_json, meta_rows
 from kpi_xl.problems import REGISTRY
@@ -317,9 +317,11 @@ def test_narrative_date_of_another_fiscal_year() -> None:
 def test_result_within_tolerance_of_the_mean() -> None:
     # KPI-12: mean of 50, 60, 70 = 60; KPI-07: mean of 40, 35, 30 = 35 → typed 35.004 passes
     values = edit(clean(3), {"KPI-12": {"result_value": 60}, "KPI-07": {"result_value": 35.004}})
-    assert found(evaluate(raw_book(values), quarter=3)) == []
+    assert found(evaluate(raw_book(values, report_quarter=3), quarter=3)) == []
     values = edit(clean(3), {"KPI-07": {"result_value": 35.01}})
-    assert found(evaluate(raw_book(values), quarter=3)) == [at("KPI-W402", "KPI-07", "result_value")]
+    assert found(evaluate(raw_book(values, report_quarter=3), quarter=3)) == [at("KPI-W402", "KPI-07", "result_value")]
+    # The cover declares quarter 4: the typed result is the year-end one, not used (nor compared) at quarter 3
+    assert found(evaluate(raw_book(values), quarter=3)) == []
 
 
 def test_mean_count_result_may_have_a_fraction() -> None:
@@ -750,3 +752,64 @@ class TestRealWorkbooks:
         assert found(report) == [("KPI-E111", "KPI-10", None), ("KPI-E111", "KPI-03", None),
                                  ("KPI-E111", "KPI-05", None)]
         assert [p.location.name for p in report.problems] == ["kpi_code", "q2_value", "level_3"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores as of the reporting quarter (issue 11)
+
+
+def _indicator(report: DistrictReport, code: str) -> Any:
+    return next(r for r in report.indicators if r.code == code)
+
+
+def test_later_quarters_never_count_for_an_earlier_quarter() -> None:
+    """The issue's cases: pass/fail 0, 0, 0, 100 (last) is 0 and not met at Q2; a sum of 4+4+4+4 is 8."""
+    values = edit(clean(2), {"KPI-01": {"q1_value": 0, "q2_value": 0, "q3_value": 0, "q4_value": 100},
+                             "KPI-06": {"q1_value": 4, "q2_value": 4, "q3_value": 4, "q4_value": 4}})
+    report = evaluate(raw_book(values, report_quarter=2))
+    kpi01, kpi06 = _indicator(report, "KPI-01"), _indicator(report, "KPI-06")
+    assert (kpi01.year_value, kpi01.score, kpi01.target_met) == (0, 0, False)
+    assert (kpi06.year_value, kpi06.score) == (8, 1)  # 8 is t1 of [8, 10, 12, 14, 16]; 16 would score 5
+    assert {p.code for p in report.problems if p.location.sheet in ("KPI-01", "KPI-06")} == {"KPI-W404"}
+
+
+def test_typed_result_belongs_to_the_declared_quarter() -> None:
+    """A Q4 workbook's typed result scores at Q4; validated for Q2 the quarterly values up to Q2 score."""
+    values = edit(clean(4), {"KPI-06": {"q1_value": 4, "q2_value": 4, "q3_value": 4, "q4_value": 4,
+                                        "result_value": 16}})
+    assert _indicator(evaluate(raw_book(values)), "KPI-06").score == 5
+    at_q2 = _indicator(evaluate(raw_book(values), quarter=2), "KPI-06")
+    assert (at_q2.year_value, at_q2.score) == (8, 1)
+
+
+def test_scores_resting_on_errors_are_flagged_and_governed() -> None:
+    from kpi_xl.scoring import round2
+
+    """A percentage of 120 (KPI-E403) scores 5 but is flagged; the catalog's rule decides what it counts for."""
+    values = edit(clean(2), {"KPI-10": {"q2_value": 120}, "KPI-12": {"q1_value": 50, "q2_value": 60,
+                                                                      "result_value": 70}})
+    report = evaluate(raw_book(values, report_quarter=2))
+    kpi10, kpi12 = _indicator(report, "KPI-10"), _indicator(report, "KPI-12")
+    assert kpi10.score == 5 and kpi10.flagged_cells == [SPEC.a1("q2_value")] and kpi10.counted
+    assert (kpi12.value_source, kpi12.typed_difference, kpi12.flagged) == ("typed", 15, False)
+    assert {r.code for r in report.indicators if r.flagged} == {"KPI-10"}
+    scores = {}
+    for rule in ("scored", "zero", "excluded"):
+        cat = CATALOG.model_copy(update={"error_scores": ErrorScores(rule)})
+        got = evaluate(raw_book(values, catalog=cat, report_quarter=2), catalog=cat)
+        scores[rule] = got.district_score
+        assert _indicator(got, "KPI-10").counted is (rule != "excluded")
+    w = {i.code: i.weight for i in CATALOG.for_district(DISTRICT)}
+    others = [(r.weight, r.score or 0) for r in report.indicators if r.code != "KPI-10"]
+    assert scores["scored"] == report.district_score
+    assert scores["zero"] == round2(sum(x * s for x, s in others) / sum(w.values()))
+    assert scores["excluded"] == round2(sum(x * s for x, s in others) / sum(x for x, _ in others))
+    assert len(set(scores.values())) == 3
+
+
+def test_a_score_resting_on_a_lost_input_is_flagged() -> None:
+    """A level whose cell is gone (#REF!, KPI-E111) counts as not reached: the score is flagged by name."""
+    book = raw_book(clean(4))
+    book.sheets["KPI-05"]["level_3"] = book.sheets["KPI-05"]["level_3"].model_copy(update={"cell": None})
+    result = _indicator(evaluate(book, quarter=4), "KPI-05")
+    assert (result.score, result.flagged_cells) == (2.0, ["level_3"])

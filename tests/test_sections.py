@@ -98,7 +98,7 @@ def test_merge_takes_each_indicator_from_its_owner_and_reports_the_conflict(fill
     assert [(Path(f.file).name.split("__")[1], f.where, f.value) for f in conflict.found] == [
         (f"{COMMUNITY}.xlsm", f"KPI-06!{cell}", 3), (f"{FINANCE}.xlsm", f"KPI-06!{cell}", 5)]
     (reported,) = result.problems
-    assert reported.code == "KPI-E603" and reported.location.sheet == "KPI-06" and reported.location.cell == cell
+    assert reported.code == "KPI-E621" and reported.location.sheet == "KPI-06" and reported.location.cell == cell
     assert FINANCE in reported.location.file
     assert f"{COMMUNITY}.xlsm KPI-06!{cell}" in reported.message_th and f"{FINANCE}.xlsm KPI-06!{cell}" in reported.message_en
     rows = [[c.value for c in r] for r in book[SPEC.sheets["conflicts"]].iter_rows(min_row=3)]
@@ -123,14 +123,14 @@ def test_parts_of_another_district_are_refused_with_a_located_error(filled: Path
 def test_a_whole_workbook_or_a_section_twice_is_refused(filled: Path, chatuchak_workbook: Path, tmp_path: Path) -> None:
     with pytest.raises(sections.MergeError) as caught:
         sections.merge_parts([filled, chatuchak_workbook], tmp_path / "a.xlsm")
-    assert [p.code for p in caught.value.problems] == ["KPI-E604"]
+    assert [p.code for p in caught.value.problems] == ["KPI-E622"]
     twice = tmp_path / "twice"
     twice.mkdir()
     one = next(filled.glob(f"*{FINANCE}*"))
     shutil.copyfile(one, twice / "copy.xlsm")
     with pytest.raises(sections.MergeError) as caught:
         sections.merge_parts([filled, twice], tmp_path / "b.xlsm")
-    assert [p.code for p in caught.value.problems] == ["KPI-E605"]
+    assert [p.code for p in caught.value.problems] == ["KPI-E623"]
     with pytest.raises(sections.MergeError) as caught:
         sections.merge_parts([filled], one)
     assert caught.value.problems[0].code == "KPI-E601"
@@ -152,5 +152,5 @@ def test_cli_split_and_merge(filled: Path, tmp_path: Path) -> None:
                                      "--split-by", "name_th"], env=env)
     assert wrong.exit_code == 2 and "--split-by" in wrong.output
     merged = CliRunner().invoke(app, ["merge", str(filled), "--out", str(tmp_path / "d.xlsm")], env=env)
-    assert merged.exit_code == 1 and "KPI-E603" in merged.output
+    assert merged.exit_code == 1 and "KPI-E621" in merged.output
     assert (tmp_path / "d.xlsm").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from oletools.olevba import VBA_Parser
+from openpyxl.cell.cell import MergedCell
 
 from kpi_xl import fill, libreoffice, model, scoring, template, thai
 from kpi_xl.catalog import Catalog, Scoring
@@ -126,6 +127,29 @@ def test_fixed_text_locked_and_inputs_unlocked(sample_catalog: Catalog, chatucha
     assert ws[f"A{SPEC.addresses['kpi_name'][0] + 1}"].protection.locked
 
 
+def test_inputs_have_a_light_fill_and_locked_cells_none(chatuchak_workbook: Path) -> None:
+    """The district guide says "light blue cells are inputs": every unlocked cell of an indicator
+    sheet has the input fill, no locked cell has it, and it is light enough to print (luminance)."""
+    fill_rgb = template.INPUT_FILL.lstrip("#").upper()
+    red, green, blue = (int(fill_rgb[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    assert 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.85
+    book = openpyxl.load_workbook(chatuchak_workbook)
+    for title in ("KPI-05", "KPI-01"):
+        ws = book[title]
+        filled_inputs = locked_filled = inputs = 0
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell, MergedCell):  # inside a merged area Excel shows the first cell's fill
+                    continue
+                has = cell.fill.fill_type == "solid" and str(cell.fill.fgColor.rgb).upper().endswith(fill_rgb)
+                if cell.protection.locked:
+                    locked_filled += has
+                else:
+                    inputs += 1
+                    filled_inputs += has
+        assert inputs > 10 and filled_inputs == inputs and locked_filled == 0, title
+
+
 def test_computed_formulas_and_empty_cached_values(sample_catalog: Catalog, chatuchak_workbook: Path) -> None:
     for kind in ("KPI-05", "KPI-04", "KPI-01"):  # milestone, thresholds (lower is better), pass_fail
         ind = sample_catalog.indicator(kind)
@@ -174,12 +198,19 @@ def test_excel_checks_per_input_type(sample_catalog: Catalog, chatuchak_workbook
     assert float(date.formula2) == thai.excel_serial(thai.fiscal_year_end(2564))
     assert "ปีงบประมาณ 2564" in date.error
     percent = book["KPI-10"]  # value_kind percent
-    q2 = _validation_at(percent, _names(percent)["q2_value"])
-    assert (q2.type, q2.formula1, q2.formula2) == ("decimal", "0", "100")
+    q2_cell = _names(percent)["q2_value"]
+    q2 = _validation_at(percent, q2_cell)
+    # A custom rule over the one normalisation, so "๘๕" typed as text passes like 85 (and 120 does not)
+    assert q2.type == "custom" and q2.errorStyle in (None, "stop")
+    assert q2.formula1 == f"ABS({scoring.excel_number(q2_cell)}-50)<=50"
     assert q2.prompt == SPEC.fields["q2_value"].prompt_th and "ร้อยละ" in q2.error
     count = book["KPI-03"]  # value_kind count
-    q1 = _validation_at(count, _names(count)["q1_value"])
-    assert (q1.type, q1.operator, q1.formula1) == ("whole", "greaterThanOrEqual", "0")
+    q1_cell = _names(count)["q1_value"]
+    q1 = _validation_at(count, q1_cell)
+    assert q1.type == "custom" and q1.formula1 == f'AND({scoring.excel_number(q1_cell)}>=0,ISERR(FIND(".",{q1_cell})))'
+    for sheet in book.worksheets:  # Excel refuses a validation formula longer than 255 characters
+        for dv in sheet.data_validations.dataValidation:
+            assert len(dv.formula1 or "") <= 255, (sheet.title, dv.sqref, dv.formula1)
     text = _validation_at(ws, _names(ws)["q1_report"])
     assert text.prompt == SPEC.fields["q1_report"].prompt_th
     cover = book[SPEC.sheets["cover"]]
@@ -240,6 +271,38 @@ def test_olevba_lists_xlwings_and_kpi_modules(chatuchak_workbook: Path) -> None:
     assert "xlwings" in modules and "Public Function RunPython" in modules["xlwings"]
     assert RUN_VALIDATE in modules["KpiMacros"] and RUN_CLEAR in modules["KpiMacros"]
     assert {"ThisWorkbook", "Sheet1"} <= set(modules)
+
+
+def test_vba_project_header_is_the_version_independent_one_xlwings_ships(chatuchak_workbook: Path) -> None:
+    """MS-OVBA 2.3.4.1: version 0xFFFF, no performance cache — byte for byte what xlwings' own
+    quickstart_standalone.xlsm (in the installed package) carries, so every Excel recompiles."""
+    import io
+
+    import olefile
+    import xlwings
+
+    from kpi_xl import vba
+
+    def header(project: bytes) -> bytes:
+        with olefile.OleFileIO(io.BytesIO(project)) as ole:
+            return ole.openstream("VBA/_VBA_PROJECT").read()
+
+    shipped = Path(xlwings.__file__).parent / "quickstart_standalone.xlsm"
+    with zipfile.ZipFile(shipped) as package:
+        reference = header(package.read(vba.VBA_ENTRY))
+    ours = header(_members(chatuchak_workbook)[vba.VBA_ENTRY])
+    assert ours == reference == vba.VBA_PROJECT_STREAM
+    assert int.from_bytes(ours[2:4], "little") == 0xFFFF and len(ours) == 7
+
+
+def test_conf_sheet_carries_the_embedded_vba_module_version(chatuchak_workbook: Path) -> None:
+    """The button compares this row with the PC's xlwings: it must be the module actually embedded."""
+    from kpi_xl import xlcompat
+
+    ws = openpyxl.load_workbook(chatuchak_workbook)[SPEC.sheets["conf"]]
+    conf = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, ws.max_row + 1)}
+    embedded = xlcompat.vba_module_version(_vba_modules(chatuchak_workbook)["xlwings"])
+    assert conf[xlcompat.VBA_VERSION_KEY] == embedded == xlcompat.PINNED
 
 
 def test_pyopenvba_checks_the_file(chatuchak_workbook: Path) -> None:

@@ -220,7 +220,7 @@ def test_refusals_are_located(scenario: dict[str, Any], sample_catalog: Catalog,
     assert caught.value.problems[0].code == "KPI-E601" and caught.value.problems[0].location.file == str(old)
     with pytest.raises(upgrade.UpgradeError) as caught:  # exists, no force
         upgrade.upgrade_workbook(old, scenario["v2"], scenario["root"] / "out")
-    assert caught.value.problems[0].code == "KPI-E602"
+    assert caught.value.problems[0].code == "KPI-E620"
     next_year = Catalog.model_validate({**sample_catalog.model_dump(), "fiscal_year": 2565})
     with pytest.raises(upgrade.UpgradeError) as caught:
         upgrade.upgrade_workbook(old, next_year, tmp_path)
