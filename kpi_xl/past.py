@@ -4,7 +4,7 @@ The builder takes plain :class:`~kpi_xl.model.DistrictPast` objects made here (d
 history → past → template), so the template writer never touches a database. For each district:
 
 - **last year**: the result and score of each indicator in the latest quarter stored for the
-  previous fiscal year (when a period was consolidated more than once, the latest run counts);
+  previous fiscal year, from each period's current (accepted) run — as every history reader does;
 - **known**: the indicator codes any district reported last year, so an indicator that is not
   among them is printed as new (ตัวชี้วัดใหม่);
 - **own**: the district's value scored for each indicator and quarter in every earlier fiscal
@@ -39,14 +39,14 @@ def districts_past(db: str | Path | Engine, fiscal_year: int, district_codes: It
             rows = conn.execute(
                 select(t.c.fiscal_year, t.c.quarter, t.c.district_code, t.c.indicator_code, t.c.year_value,
                        t.c.score, t.c.run_id)
-                .where(t.c.fiscal_year < fiscal_year)
+                .where(t.c.fiscal_year < fiscal_year, t.c.run_id.in_(history._current_ids()))  # noqa: SLF001
                 .order_by(t.c.fiscal_year, t.c.quarter, t.c.run_id)
             ).all()
     finally:
         if not isinstance(db, Engine):
             engine.dispose()
     latest: dict[tuple[int, int, int, str], tuple[float | None, float | None]] = {}
-    for fy, q, district, code, value, score, _ in rows:  # ordered by run: a later run of a period wins
+    for fy, q, district, code, value, score, _ in rows:  # one current run per period
         latest[(fy, q, district, code)] = (value, score)
     last = fiscal_year - 1
     known = sorted({code for (fy, _, _, code) in latest if fy == last})

@@ -37,6 +37,8 @@ def _history(path: Path) -> Path:
         for fy, q in periods:
             run_id = conn.execute(insert(history.runs).values(
                 fiscal_year=fy, quarter=q, run_at=dt.datetime(2020, 1, 1), catalog_hash="x" * 64)).inserted_primary_key[0]
+            conn.execute(insert(history.accepted).values(run_id=run_id, fiscal_year=fy, quarter=q,
+                                                         accepted_at=dt.datetime(2020, 1, 1), action="run"))
             if q == 2:
                 rows.append(dict(run_id=run_id, fiscal_year=fy, quarter=q, district_code=1030, indicator_code="KPI-03",
                                  year_value=OWN_Q2[fy], score=1.0))
@@ -50,6 +52,15 @@ def _history(path: Path) -> Path:
                          dict(run_id=run_id, fiscal_year=fy, quarter=q, district_code=1001, indicator_code="KPI-01",
                               year_value=99.0, score=5.0)]
         conn.execute(insert(history.results), [r for r in rows if r["indicator_code"] != "KPI-04" or r["fiscal_year"] > 2561])
+        # a later run of 2563/Q4 with a wrong value, then undone: the restored (current) run counts
+        q4 = next(r["run_id"] for r in rows if (r["fiscal_year"], r["quarter"]) == (2563, 4))
+        wrong = conn.execute(insert(history.runs).values(
+            fiscal_year=2563, quarter=4, run_at=dt.datetime(2020, 2, 1), catalog_hash="x" * 64)).inserted_primary_key[0]
+        conn.execute(insert(history.results).values(run_id=wrong, fiscal_year=2563, quarter=4, district_code=1030,
+                                                    indicator_code="KPI-03", year_value=99_999.0, score=5.0))
+        for run_id, action in ((wrong, "run"), (q4, "restore")):
+            conn.execute(insert(history.accepted).values(run_id=run_id, fiscal_year=2563, quarter=4,
+                                                         accepted_at=dt.datetime(2020, 2, 2), action=action))
     engine.dispose()
     return path
 
