@@ -161,3 +161,21 @@ def test_cli_build_with_history(with_history: dict[str, Any], tmp_path: Path) ->
     missing = CliRunner().invoke(app, ["build", "--catalog", str(SAMPLE_YAML), "--out", str(tmp_path / "x"),
                                        "--history", str(tmp_path / "nope.sqlite")], env={"COLUMNS": "250"})
     assert missing.exit_code == 2 and not (tmp_path / "nope.sqlite").exists()
+
+
+def test_the_button_gives_the_same_warning(with_history: dict[str, Any], tmp_path: Path) -> None:
+    """The button reads the workbook through xlwings (its remote engine here, see test_excel.py) and
+    runs the same engine: the district's own past travels in the workbook, no database needed."""
+    import os
+
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    import xlwings as xw
+
+    from kpi_xl import excel
+    from kpi_xl.validate import evaluate
+
+    typo = fill.fill_workbook(with_history["built"], tmp_path / "typo.xlsm", report_quarter=2,
+                              values={"KPI-03": {"q1_value": 250, "q2_value": 5050}})
+    raw = excel.read_book(xw.Book(json=excel.remote_payload(typo)))
+    warned = [p for p in evaluate(raw).problems if p.code == "KPI-W406"]
+    assert [(p.location.sheet, p.location.cell) for p in warned] == [("KPI-03", SPEC.a1("q2_value"))]
