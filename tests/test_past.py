@@ -96,7 +96,19 @@ def test_each_sheet_shows_last_years_result_or_that_the_indicator_is_new(with_hi
     ws = openpyxl.load_workbook(built)["KPI-03"]
     cell = ws[f"A{PAST_ROW}"]
     assert cell.protection.locked and ws.protection.sheet  # read-only
-    assert f"${PAST_ROW}" in ws.print_area or int(ws.print_area.split("$")[-1]) >= PAST_ROW  # printed
+    assert int(ws.print_area.split("$")[-1]) >= PAST_ROW  # inside the print area
+
+
+@pytest.mark.libreoffice
+def test_last_years_row_is_printed(with_history: dict[str, Any], tmp_path: Path) -> None:
+    import subprocess
+
+    from kpi_xl import libreoffice
+
+    pdf = libreoffice.convert(with_history["built"], "pdf", tmp_path)
+    text = "".join(subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    assert "ตัวชี้วัดใหม่(newindicator)" in text and "last" in text and "2563" in text
 
 
 def test_without_history_the_row_is_blank(chatuchak_workbook: Path) -> None:

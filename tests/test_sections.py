@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,8 @@ def test_each_section_gets_its_indicators_fillable_and_the_others_read_only(samp
         assert meta is not None and meta.section == section and meta.checksum_ok
 
 
-def test_merge_takes_each_indicator_from_its_owner_and_reports_the_conflict(filled: Path, tmp_path: Path) -> None:
+def test_merge_takes_each_indicator_from_its_owner_and_reports_the_conflict(filled: Path, sample_catalog: Catalog,
+                                                                          tmp_path: Path) -> None:
     before = {p: sha256_file(p) for p in filled.iterdir()}
     out = tmp_path / "2564_1030_Chatuchak.xlsm"
     result = sections.merge_parts([filled], out)
@@ -105,6 +107,12 @@ def test_merge_takes_each_indicator_from_its_owner_and_reports_the_conflict(fill
     assert [(r[1], r[4], r[5]) for r in rows] == [("KPI-06", f"KPI-06!{cell}", "3"), ("KPI-06", f"KPI-06!{cell}", "5")]
     report = validate_file(out)
     assert report.readable and not [p for p in report.problems if p.code.startswith("KPI-E1")]
+    for ind in sample_catalog.for_district(1030):  # the merged workbook is a whole one: names, inputs open
+        names = {n: list(d.destinations)[0][1].replace("$", "") for n, d in book[ind.code].defined_names.items()}
+        assert names == {f.name: SPEC.a1(f.name) for f in SPEC.fields_for(ind.scoring.value)}
+        assert not _named(book, ind.code, "q1_report").protection.locked
+    with zipfile.ZipFile(out) as package:
+        assert "xl/vbaProject.bin" in package.namelist()
     assert report.meta is not None and report.meta.section == ""  # a whole workbook again
 
 

@@ -200,8 +200,17 @@ def test_upgraded_workbook_passes_the_checks_of_a_fresh_one(scenario: dict[str, 
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_opens_and_prints_the_upgraded_workbook(scenario: dict[str, Any], tmp_path: Path) -> None:
-    pdf = libreoffice.convert(scenario["result"].target, "pdf", tmp_path)
+def test_libreoffice_opens_inserts_rows_and_prints_the_upgraded_workbook(scenario: dict[str, Any],
+                                                                        tmp_path: Path) -> None:
+    upgraded = scenario["result"].target
+    row = SPEC.addresses["q2_report"][0] + 1
+    moved = libreoffice.insert_rows(upgraded, tmp_path / upgraded.name, "KPI-13", row, 1)
+    raw = read_workbook(moved)
+    assert raw.sheets["KPI-13"]["q2_report"].cell == re.sub(r"\d+", str(row + 1), SPEC.a1("q2_report"))
+    assert raw.sheets["KPI-03"]["q1_report"].raw == HOSTILE
+    with zipfile.ZipFile(moved) as package:
+        assert "xl/vbaProject.bin" in package.namelist()
+    pdf = libreoffice.convert(moved, "pdf", tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
