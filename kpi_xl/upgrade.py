@@ -294,12 +294,14 @@ def _check(raw: RawWorkbook, meta: model.Meta, catalog: Catalog, spec: FormSpec)
         raise _refuse("KPI-E107", _meta_location(raw, "district_code"), value=meta.district_code)
 
 
-def plan_upgrade(path: Path, catalog: Catalog, target: Path) -> tuple[UpgradeResult, int | None]:
+def plan_upgrade(path: Path, catalog: Catalog, target: Path,
+                 spec: FormSpec | None = None) -> tuple[UpgradeResult, int | None]:
     """Everything but the writing: where each entry goes, what changed, what no longer fits.
 
-    Returns the result and the reporting quarter to carry to the cover sheet.
+    Returns the result and the reporting quarter to carry to the cover sheet. ``spec``: the form
+    spec whose ``known_versions``/``renamed`` map the old workbook's names (default: the installed one).
     """
-    spec = load_spec()
+    spec = spec or load_spec()
     raw, old_report, meta, old_catalog = _read(path)
     _check(raw, meta, catalog, spec)
     renames = spec.names_from(meta.template_version)
@@ -384,14 +386,15 @@ def plan_upgrade(path: Path, catalog: Catalog, target: Path) -> tuple[UpgradeRes
 
 
 def upgrade_workbook(path: str | Path, catalog: Catalog, out_dir: str | Path, *, force: bool = False,
-                     inputs: Iterable[Path] = (), taken: set[Path] | None = None) -> UpgradeResult:
+                     inputs: Iterable[Path] = (), taken: set[Path] | None = None,
+                     spec: FormSpec | None = None) -> UpgradeResult:
     """Upgrade one workbook into ``out_dir``; raises :class:`UpgradeError` with located problems.
 
     ``inputs`` are never written over (nor is ``path``); ``taken`` holds outputs already written in
     this run, which ``force`` does not overwrite either (two workbooks of one district).
     """
     path = Path(path)
-    spec = load_spec()
+    spec = spec or load_spec()
     macros = path.suffix.lower() == ".xlsm"
     raw, _, meta, _ = _read(path)
     _check(raw, meta, catalog, spec)
@@ -404,7 +407,7 @@ def upgrade_workbook(path: str | Path, catalog: Catalog, out_dir: str | Path, *,
         raise UpgradeError([p.model_copy(update={"location": Location(file=str(path))}) for p in exc.problems]) from None
     if (target.exists() and not force) or target.resolve() in (taken or set()):
         raise _refuse("KPI-E620", Location(file=str(path)), value=str(target))
-    result, quarter = plan_upgrade(path, catalog, target)
+    result, quarter = plan_upgrade(path, catalog, target, spec)
     sheets = {"changes": [c.row() for c in result.changes] or [{"note": "ไม่มีการเปลี่ยนแปลง / nothing changed"}]}
     if result.carried:
         sheets["carried"] = [c.row() for c in result.carried]

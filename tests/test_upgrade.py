@@ -269,3 +269,56 @@ def test_cli_upgrade(scenario: dict[str, Any], tmp_path: Path) -> None:
                                      "--out", str(scenario["old"].parent)], env={"COLUMNS": "250"})
     assert again.exit_code == 1 and "KPI-E601" in again.output
     assert template.output_name(scenario["v2"], 1030) in {p.name for p in (tmp_path / "out").iterdir()}
+
+
+def _as_older_version(src: Path, dst: Path, version: str, renames: dict[str, str]) -> Path:
+    """A workbook as an older template version would have made it: other defined names, another
+    version in its metadata (with the checksum that version's builder would have written)."""
+    from kpi_xl import model
+
+    raw = read_workbook(src)
+    meta = model.parse_meta(raw.meta)
+    rows = model.meta_rows(template_version=version, fiscal_year=meta.fiscal_year, district_code=meta.district_code,
+                           district_name_th=meta.district_name_th, district_name_en=meta.district_name_en,
+                           catalog_hash=meta.catalog_hash, indicator_codes=meta.indicator_codes,
+                           build_time=meta.build_time, catalog_json=meta.catalog_json)
+    swaps = {f">{meta.template_version}<": f">{version}<", f">{raw.meta['meta_checksum'].raw}<": f">{rows[-1][1]}<"}
+    done: set[str] = set()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                for old, new in renames.items():
+                    data = data.replace(f'name="{new}"'.encode(), f'name="{old}"'.encode())
+            elif item.filename.startswith(("xl/worksheets/sheet", "xl/sharedStrings")):  # shared or inline strings
+                text = data.decode("utf-8")
+                for a, b in swaps.items():
+                    if a in text:
+                        text = text.replace(a, b)
+                        done.add(a)
+                data = text.encode("utf-8")
+            zout.writestr(item, data)
+    assert done == set(swaps)
+    return dst
+
+
+def test_an_older_template_version_upgrades_through_its_declared_renames(chatuchak_workbook: Path,
+                                                                        sample_catalog: Catalog,
+                                                                        tmp_path: Path) -> None:
+    filled = fill.fill_workbook(chatuchak_workbook, tmp_path / "filled.xlsm", report_quarter=1,
+                                values={"KPI-03": {"q1_value": 100, "q1_report": "ปลูกต้นไม้ 100 ต้น"}})
+    (tmp_path / "old").mkdir()
+    old = _as_older_version(filled, tmp_path / "old" / filled.name, "2563.1", {"q1_text": "q1_report"})
+    assert "q1_text" in read_workbook(old).sheets["KPI-03"] and "q1_report" not in read_workbook(old).sheets["KPI-03"]
+    with pytest.raises(upgrade.UpgradeError) as caught:  # the installed spec does not know 2563.1
+        upgrade.upgrade_workbook(old, sample_catalog, tmp_path / "a")
+    assert caught.value.problems[0].code == "KPI-E105" and caught.value.problems[0].location.name == "template_version"
+    data = SPEC.model_dump()
+    data.update(known_versions=["2563.1", SPEC.template_version], renamed={SPEC.template_version: {"q1_text": "q1_report"}})
+    result = upgrade.upgrade_workbook(old, sample_catalog, tmp_path / "b", spec=FormSpec.model_validate(data))
+    assert result.placed["KPI-03"] == {"q1_value": 100, "q1_report": "ปลูกต้นไม้ 100 ต้น"}
+    assert [(c.old, c.new) for c in result.kinds("template")] == [("2563.1", SPEC.template_version)]
+    assert result.carried == []
+    new = read_workbook(result.target)
+    assert new.sheets["KPI-03"]["q1_report"].raw == "ปลูกต้นไม้ 100 ต้น"
+    assert validate_file(result.target).meta.template_version == SPEC.template_version
