@@ -18,7 +18,15 @@ from pydantic import BaseModel, Field
 
 from .problems import Location, Report
 
-CHUNK = 30000  # characters per metadata cell (Excel's limit is 32,767)
+CHUNK = 30000
+# The section of a split district's copy that owns no indicator: the coordinator's (kpi_xl.sections).
+COORDINATOR = "ผู้ประสานงานเขต (coordinator)"
+REQUIRED_CODES = ("KPI-E201", "KPI-E202", "KPI-E203")
+
+
+def section_owns(section: str, responsible: str) -> bool:
+    """Whether a section's copy owns an indicator with this ``responsible`` (blank: the coordinator's)."""
+    return (responsible.strip() or COORDINATOR) == section  # characters per metadata cell (Excel's limit is 32,767)
 
 
 class Cell(BaseModel):

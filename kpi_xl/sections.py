@@ -38,14 +38,13 @@ from . import fill, template
 from .catalog import Catalog
 from .files import check_output
 from .form import load_spec
-from .model import DistrictPast, DistrictReport, RawWorkbook
+from .model import COORDINATOR, DistrictPast, DistrictReport, RawWorkbook
 from .problems import KpiError, Location, Problem, problem
 from .upgrade import inputs_of, past_of, shown
 from .validate import evaluate
 
 __all__ = ["COORDINATOR", "SPLIT_FIELDS", "sections_of", "build_sections", "merge_parts", "MergeResult", "MergeError"]
 
-COORDINATOR = "ผู้ประสานงานเขต (coordinator)"
 SPLIT_FIELDS = ("responsible",)  # catalog fields a district can be split by
 
 

@@ -151,6 +151,8 @@ def evaluate(
 
     if meta is not None and meta.past_json:
         problems += _own_past(raw.file, results, quarter, meta.past_json)
+    if meta is not None and meta.section:
+        problems = _for_section(problems, meta.section, [ind for ind, _, _ in pages])
 
     rule = used.error_scores if used is not None else ErrorScores.SCORED
     scored = _weighted(results, rule)
@@ -181,6 +183,16 @@ def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json
     except ValueError:
         return []
     return own_past_warnings(file, results, quarter, past)
+
+
+def _for_section(problems: list[Problem], section: str, indicators: list[Indicator]) -> list[Problem]:
+    """In a section's copy (kpi-xl build --split-by) the other sections' sheets are locked: their
+    inputs missing is not this clerk's to fix, so those "required" errors are left to the merged
+    workbook. Every other problem stays."""
+    from .model import REQUIRED_CODES, section_owns
+
+    others = {ind.code for ind in indicators if not section_owns(section, ind.responsible)}
+    return [p for p in problems if not (p.code in REQUIRED_CODES and p.location.sheet in others)]
 
 
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:

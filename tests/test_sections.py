@@ -162,3 +162,13 @@ def test_cli_split_and_merge(filled: Path, tmp_path: Path) -> None:
     merged = CliRunner().invoke(app, ["merge", str(filled), "--out", str(tmp_path / "d.xlsm")], env=env)
     assert merged.exit_code == 1 and "KPI-E621" in merged.output
     assert (tmp_path / "d.xlsm").exists()
+
+
+def test_a_section_copy_is_checked_for_its_own_indicators_only(filled: Path, sample_catalog: Catalog) -> None:
+    gov = next(filled.glob(f"*__{GOV}.xlsm"))
+    missing = {p.location.sheet for p in validate_file(gov, quarter=1).problems if p.code == "KPI-E201"}
+    assert missing and missing <= set(sections.sections_of(sample_catalog, 1030)[GOV])  # KPI-11 is still empty
+    assert "KPI-11" in missing
+    finance = next(filled.glob(f"*__{FINANCE}.xlsm"))
+    other = {p.location.sheet for p in validate_file(finance, quarter=1).problems if p.code == "KPI-E201"}
+    assert "KPI-11" not in other and other <= {"KPI-10"}
