@@ -597,7 +597,7 @@ def upgrade(
     Every entry is carried over by defined name; what changed is listed here and on a sheet of each
     new workbook. The inputs are never modified. Exit code 0 all upgraded, 1 some refused.
     """
-    from .upgrade import KINDS, upgrade_all
+    from .upgrade import upgrade_all
 
     cat = _load_catalog(catalog)
     results, refused = upgrade_all(old, cat, out, force=force)
@@ -609,7 +609,7 @@ def upgrade(
         for h in ("ตัวชี้วัด / indicator", "การเปลี่ยนแปลง / change", "เดิม / before", "ใหม่ / after"):
             table.add_column(h)
         for change in result.changes:
-            table.add_row(change.code, KINDS[change.kind][0], escape(change.old), escape(change.new))
+            table.add_row(change.code, escape(change.label), escape(change.old), escape(change.new))
         if result.changes:
             console.print(table)
         placed = sum(len(v) for v in result.placed.values())
