@@ -145,9 +145,12 @@ def test_a_whole_workbook_or_a_section_twice_is_refused(filled: Path, chatuchak_
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_opens_a_section_copy(split: dict[str, Path], tmp_path: Path) -> None:
-    pdf = libreoffice.convert(split[GOV], "pdf", tmp_path)
-    assert pdf.read_bytes().startswith(b"%PDF")
+def test_libreoffice_opens_a_section_copy_and_the_merged_workbook(split: dict[str, Path], filled: Path,
+                                                                   tmp_path: Path) -> None:
+    merged = sections.merge_parts([filled], tmp_path / "2564_1030_Chatuchak.xlsm").target
+    for path in (split[GOV], merged):
+        pdf = libreoffice.convert(path, "pdf", tmp_path / path.stem)
+        assert pdf.read_bytes().startswith(b"%PDF")
 
 
 def test_cli_split_and_merge(filled: Path, tmp_path: Path) -> None:
