@@ -49,6 +49,7 @@ from .validate import evaluate
 __all__ = ["Change", "Carried", "UpgradeResult", "UpgradeError", "upgrade_workbook", "upgrade_all", "inputs_of"]
 
 WORKBOOK_SUFFIXES = (".xlsm", ".xlsx")
+MAX_CARRIED = 20_000  # rows read back from an earlier carried-over sheet (a form has < 40 inputs per sheet)
 
 # change kind → (Thai, English), as the change sheet and the CLI show it.
 KINDS: dict[str, tuple[str, str]] = {
@@ -253,7 +254,7 @@ def _earlier_carried(path: Path, raw: RawWorkbook, spec: FormSpec) -> list[Carri
     keys = [c.key for c in layout.columns]
     rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
     out = []
-    for row in rows[2:]:
+    for row in rows[2:2 + MAX_CARRIED]:  # a workbook is hostile: a bounded read, like the reader's
         item = dict(zip(keys, [("" if v is None else str(v)) for v in row], strict=False))
         if not any(item.values()):
             continue
