@@ -342,6 +342,10 @@ _kind("KPI-E622", E, "Not a section copy",
 _kind("KPI-E623", E, "Section copy given twice",
       "สำเนาของ {value} มีสองแฟ้ม: {expected}", "two copies of section {value}: {expected}",
       "ส่งเฉพาะแฟ้มล่าสุดของแต่ละหน่วยงาน", "give only the latest copy of each section")
+_kind("KPI-W620", W, "A section's copy sent instead of the district's workbook",
+      "แฟ้มนี้เป็นสำเนาของ {value} ตัวชี้วัดของหน่วยงานอื่นในแฟ้มนี้จึงว่าง",
+      "this is the copy of section {value}; the other sections' indicators in it are empty",
+      "รวมสำเนาของทุกหน่วยงานด้วย kpi-xl merge แล้วส่งแฟ้มรวม", "merge every section's copy with kpi-xl merge and send the result")
 
 del E, W
 

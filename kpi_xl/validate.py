@@ -23,6 +23,8 @@ Decisions (documented in the validation docs as well):
 - **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
   :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
+- **A section's copy** (``kpi-xl build --split-by``): the other sections' missing inputs are not
+  reported (their sheets are locked in this copy), and KPI-W620 says it is a copy to be merged.
 - **Far from the usual** (KPI-W406, a warning): a workbook built with head office's history carries
   the district's own past values; a value far from them (median and MAD, :mod:`kpi_xl.outliers`) is
   pointed out. The other districts' spread is checked at head office (consolidation).
@@ -153,6 +155,10 @@ def evaluate(
         problems += _own_past(raw.file, results, quarter, meta.past_json)
     if meta is not None and meta.section:
         problems = _for_section(problems, meta.section, [ind for ind, _, _ in pages])
+        cell = raw.meta.get("section")
+        problems.append(problem("KPI-W620", Location(file=raw.file, sheet=spec.meta_sheet, name="section",
+                                                     cell=cell.cell if cell is not None else None),
+                                value=meta.section))
 
     rule = used.error_scores if used is not None else ErrorScores.SCORED
     scored = _weighted(results, rule)

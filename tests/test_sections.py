@@ -175,3 +175,15 @@ def test_a_section_copy_is_checked_for_its_own_indicators_only(filled: Path, sam
     finance = next(filled.glob(f"*__{FINANCE}.xlsm"))
     other = {p.location.sheet for p in validate_file(finance, quarter=1).problems if p.code == "KPI-E201"}
     assert "KPI-11" not in other and other <= {"KPI-10"}
+
+
+def test_head_office_is_told_when_a_section_copy_arrives_instead_of_the_merged_workbook(
+        filled: Path, sample_catalog: Catalog, tmp_path: Path) -> None:
+    from kpi_xl.consolidate import consolidate
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(next(filled.glob(f"*__{GOV}.xlsm")), inbox / "2564_1030_Chatuchak.xlsm")
+    result = consolidate(inbox, sample_catalog, 1, db=False, jobs=1)
+    found = result.problems[result.problems["code"] == "KPI-W620"]
+    assert len(found) == 1 and found.iloc[0]["sheet"] == SPEC.meta_sheet and GOV in found.iloc[0]["message_th"]
