@@ -705,7 +705,7 @@ def consolidate(
 
 
 def _flag_far_from_peers(best: dict[int, Submission]) -> None:
-    """KPI-W406 (a warning) on each used workbook's values far from the other districts' this quarter."""
+    """KPI-W630 (a warning) on each used workbook's values far from the other districts' this quarter."""
     from .outliers import Scored, peer_warnings
 
     values = {

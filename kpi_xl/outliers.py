@@ -1,4 +1,4 @@
-"""Values far from the usual: a warning (KPI-W406), never an error.
+"""Values far from the usual: a warning (KPI-W630), never an error.
 
 A typo such as 2500 for 25.00, or a figure in the wrong unit, passes every type and range check.
 What gives it away is that it is far from what the same district reported in earlier years, or
@@ -65,14 +65,14 @@ def _where(result: IndicatorResult, quarter: int, file: str) -> Location:
 
 
 def _warning(result: IndicatorResult, quarter: int, file: str, spread: Spread, basis: tuple[str, str]) -> Problem:
-    return problem("KPI-W406", _where(result, quarter, file), value=result.year_value,
+    return problem("KPI-W630", _where(result, quarter, file), value=result.year_value,
                    basis_th=basis[0], basis_en=basis[1], median=spread.median,
                    z=f"{spread.z:.1f}", threshold=THRESHOLD)
 
 
 def own_past_warnings(file: str, results: Sequence[IndicatorResult], quarter: int,
                       past: DistrictPast) -> list[Problem]:
-    """KPI-W406 for every value far from the district's own values of the same quarter in earlier years."""
+    """KPI-W630 for every value far from the district's own values of the same quarter in earlier years."""
     out = []
     for result in results:
         if result.year_value is None or result.scoring == "milestone":
@@ -102,7 +102,7 @@ class Scored:
 
 
 def peer_warnings(values: Mapping[int, Sequence[Scored]]) -> dict[int, list[Problem]]:
-    """KPI-W406 for every value far from the other districts' values this quarter.
+    """KPI-W630 for every value far from the other districts' values this quarter.
 
     ``values``: district code → its scored indicators. Each district is compared with the others
     (itself left out), at least ``MIN_PEERS`` of them.
@@ -121,7 +121,7 @@ def peer_warnings(values: Mapping[int, Sequence[Scored]]) -> dict[int, list[Prob
             spread = modified_z(item.year_value, others, MIN_PEERS)
             if spread is not None and abs(spread.z) > THRESHOLD:
                 out.setdefault(district, []).append(problem(
-                    "KPI-W406", item.location, value=item.year_value,
+                    "KPI-W630", item.location, value=item.year_value,
                     basis_th=f"ผลของเขตอื่นในไตรมาสนี้ ({len(others)} เขต)",
                     basis_en=f"the other districts this quarter ({len(others)})",
                     median=spread.median, z=f"{spread.z:.1f}", threshold=THRESHOLD))

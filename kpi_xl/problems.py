@@ -247,11 +247,6 @@ _kind("KPI-W404", W, "Input filled for a later quarter",
 _kind("KPI-W405", W, "Count not a whole number",
       "{label_th} เป็นจำนวนนับ แต่พบ {value}", "{label_en} is a count but is {value}",
       "กรอกจำนวนเต็ม", "type a whole number")
-_kind("KPI-W406", W, "Value far from the usual",
-      "ผลงาน {value} ห่างจาก{basis_th}มาก (ค่ากลาง {median}, z = {z} เกิน ±{threshold})",
-      "the value {value} is far from {basis_en} (median {median}, z = {z}, beyond ±{threshold})",
-      "ตรวจว่าพิมพ์ถูกหรือไม่ (หน่วย จุดทศนิยม ไตรมาส) ถ้าถูกต้องแล้วไม่ต้องแก้",
-      "check it was typed right (unit, decimal point, quarter); if it is right, nothing to do")
 
 # --- Consolidation -----------------------------------------------------------------------------
 _kind("KPI-E501", E, "District did not send",
@@ -360,6 +355,12 @@ _kind("KPI-W620", W, "A section's copy sent instead of the district's workbook",
       "แฟ้มนี้เป็นสำเนาของ {value} ตัวชี้วัดของหน่วยงานอื่นในแฟ้มนี้จึงว่าง",
       "this is the copy of section {value}; the other sections' indicators in it are empty",
       "รวมสำเนาของทุกหน่วยงานด้วย kpi-xl merge แล้วส่งแฟ้มรวม", "merge every section's copy with kpi-xl merge and send the result")
+# A value far from the district's own past or the other districts' (kpi_xl.outliers): history, not a cell rule.
+_kind("KPI-W630", W, "Value far from the usual",
+      "ผลงาน {value} ห่างจาก{basis_th}มาก (ค่ากลาง {median}, z = {z} เกิน ±{threshold})",
+      "the value {value} is far from {basis_en} (median {median}, z = {z}, beyond ±{threshold})",
+      "ตรวจว่าพิมพ์ถูกหรือไม่ (หน่วย จุดทศนิยม ไตรมาส) ถ้าถูกต้องแล้วไม่ต้องแก้",
+      "check it was typed right (unit, decimal point, quarter); if it is right, nothing to do")
 
 del E, W
 

@@ -25,7 +25,7 @@ Decisions (documented in the validation docs as well):
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
 - **A section's copy** (``kpi-xl build --split-by``): the other sections' missing inputs are not
   reported (their sheets are locked in this copy), and KPI-W620 says it is a copy to be merged.
-- **Far from the usual** (KPI-W406, a warning): a workbook built with head office's history carries
+- **Far from the usual** (KPI-W630, a warning): a workbook built with head office's history carries
   the district's own past values; a value far from them (median and MAD, :mod:`kpi_xl.outliers`) is
   pointed out. The other districts' spread is checked at head office (consolidation).
 - **Missing indicator sheet** (KPI-E110): the indicator still applies, so it is listed with no
@@ -185,7 +185,7 @@ def evaluate(
 
 
 def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json: str) -> list[Problem]:
-    """KPI-W406 against the district's own past, carried in the workbook by ``kpi-xl build --history``
+    """KPI-W630 against the district's own past, carried in the workbook by ``kpi-xl build --history``
     (so the button warns as head office does); an unreadable history warns about nothing."""
     from .model import DistrictPast
     from .outliers import own_past_warnings

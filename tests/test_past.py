@@ -1,4 +1,4 @@
-"""Last year beside this year: `kpi-xl build --history`, and the far-from-the-usual warning (KPI-W406)."""
+"""Last year beside this year: `kpi-xl build --history`, and the far-from-the-usual warning (KPI-W630)."""
 
 from __future__ import annotations
 
@@ -122,12 +122,12 @@ def test_planted_outlier_warns_and_a_normal_value_does_not(with_history: dict[st
                               values={"KPI-03": {"q1_value": 250, "q2_value": 5050}, **common})
     normal = fill.fill_workbook(built, tmp_path / "normal.xlsm", report_quarter=2,
                                 values={"KPI-03": {"q1_value": 250, "q2_value": 515}, **common})
-    warned = [p for p in validate_file(typo).problems if p.code == "KPI-W406"]
+    warned = [p for p in validate_file(typo).problems if p.code == "KPI-W630"]
     assert [(p.location.sheet, p.location.cell, p.severity.value) for p in warned] == [
         ("KPI-03", SPEC.a1("q2_value"), "warning")]
     assert "5,050" in warned[0].message_th or "5050" in warned[0].message_th
     assert "ค่ากลาง 505" in warned[0].message_th and "median 505" in warned[0].message_en
-    assert not [p for p in validate_file(normal).problems if p.code == "KPI-W406"]
+    assert not [p for p in validate_file(normal).problems if p.code == "KPI-W630"]
 
 
 def test_modified_z_needs_enough_values_and_some_spread() -> None:
@@ -159,7 +159,7 @@ def test_head_office_warns_about_a_value_far_from_the_other_districts(sample_cat
         fill.fill_workbook(path, inbox / path.name, values={"KPI-03": {"q1_value": value, "q1_report": "ปลูกต้นไม้"}},
                            report_quarter=1)
     result = consolidate(inbox, sample_catalog, 1, db=False, jobs=1)
-    warned = result.problems[result.problems["code"] == "KPI-W406"]
+    warned = result.problems[result.problems["code"] == "KPI-W630"]
     assert set(warned["district_code"]) == {planted}, warned
     row = warned.iloc[0]
     assert row["sheet"] == "KPI-03" and row["cell"] == SPEC.a1("q1_value") and row["file"].endswith(built[3].name)
@@ -189,5 +189,5 @@ def test_the_button_gives_the_same_warning(with_history: dict[str, Any], tmp_pat
     typo = fill.fill_workbook(with_history["built"], tmp_path / "typo.xlsm", report_quarter=2,
                               values={"KPI-03": {"q1_value": 250, "q2_value": 5050}})
     raw = excel.read_book(xw.Book(json=excel.remote_payload(typo)))
-    warned = [p for p in evaluate(raw).problems if p.code == "KPI-W406"]
+    warned = [p for p in evaluate(raw).problems if p.code == "KPI-W630"]
     assert [(p.location.sheet, p.location.cell) for p in warned] == [("KPI-03", SPEC.a1("q2_value"))]
