@@ -362,13 +362,18 @@ def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, j
     done = 0
     if progress:
         progress(0, total, "")
-    if jobs <= 1 or total < PARALLEL_MIN_FILES:
-        for path, rel in files:
-            record = check_file(path, rel, catalog, quarter)
+
+    def counted(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Every record leaves through here, so the progress count is the same on every path."""
+        nonlocal done
+        for record in records:
             done += 1
             if progress:
-                progress(done, total, rel)
+                progress(done, total, record["file"])
             yield record
+
+    if jobs <= 1 or total < PARALLEL_MIN_FILES:
+        yield from counted(check_file(path, rel, catalog, quarter) for path, rel in files)
         return
     _warm_caches()
     size = max(1, min(MAX_CHUNK, math.ceil(total / (jobs * 4))))
@@ -403,11 +408,7 @@ def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, j
                 except Exception:  # noqa: BLE001 - a result that cannot travel back: check its files alone
                     lost += chunk
                     continue
-                for record in records:
-                    done += 1
-                    if progress:
-                        progress(done, total, record["file"])
-                    yield record
+                yield from counted(records)
             del finished
             if broken:
                 # A worker died (abort in native code, killed): every chunk in flight is lost with
@@ -419,19 +420,10 @@ def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, j
                     except BaseException:  # noqa: BLE001 - lost with the pool
                         lost += chunk
                         continue
-                    for record in records:
-                        done += 1
-                        if progress:
-                            progress(done, total, record["file"])
-                        yield record
+                    yield from counted(records)
                 in_flight.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
-            for item in lost:
-                record = _check_alone(item, catalog, quarter)
-                done += 1
-                if progress:
-                    progress(done, total, record["file"])
-                yield record
+            yield from counted(_check_alone(item, catalog, quarter) for item in lost)
             if broken:
                 pool = new_pool()
     finally:
