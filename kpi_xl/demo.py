@@ -14,12 +14,12 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from . import thai
 from .catalog import Aggregation, Catalog, Direction, Indicator, Scoring, ValueKind
+from .catalog import sample_catalog_path as sample_catalog_path
 from .reference import District
 
 MISTAKES = ("number_as_words", "wrong_quarter_date", "levels_out_of_order", "percent_over_100",
@@ -37,10 +37,6 @@ _ACTIVITIES = {
 _PLACES = ["ห้องประชุมสำนักงานเขต", "ศาลาประชาคม", "ลานกิจกรรมชุมชน", "โรงเรียนในสังกัดกรุงเทพมหานคร", "ศูนย์บริการสาธารณสุข"]
 _SIGNERS = [("นางสาวสุภาพร ใจดี", "หัวหน้าฝ่ายปกครอง"), ("นายสมชาย รักษ์เมือง", "ผู้อำนวยการเขต"),
             ("นางวิไลวรรณ ศรีสุข", "หัวหน้าฝ่ายพัฒนาชุมชนและสวัสดิการสังคม"), ("นายประเสริฐ มั่นคง", "หัวหน้าฝ่ายโยธา")]
-
-
-def sample_catalog_path() -> Path:
-    return Path(str(resources.files("kpi_xl.workbook_templates").joinpath("catalog_2564.yaml")))
 
 
 def _date_in(rng: random.Random, fy: int, quarter: int) -> dt.date:

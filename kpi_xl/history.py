@@ -18,7 +18,9 @@ one indexed condition on any database):
 - ``district_results``: one row per district of the catalog per run: status, file, score, rank.
 - ``results``: run × district × indicator: value scored, score, level, target met.
 - ``problems``: every problem listed in the summary.
-- ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open.
+- ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open
+  (1 → 2: runs kept run by run; 2 → 3: added nullable columns for the KPI kind, the scores per
+  kind and the sign-off state, which rows stored before the upgrade leave empty).
 
 Default location (one rule for ``demo``, ``consolidate`` and ``history``): the environment
 variable ``KPI_XL_HISTORY`` (a file path or a URL) when set, otherwise ``kpi_history.sqlite``
@@ -54,16 +56,17 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .consolidate import ConsolidationResult
     from .problems import Problem
+    from .result import ConsolidationResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HISTORY_FILE = "kpi_history.sqlite"
 HISTORY_ENV = "KPI_XL_HISTORY"
 metadata = MetaData()
@@ -144,6 +147,12 @@ district_results = Table(
     Column("warnings", Integer),
     Column("score", Float),
     Column("rank", Integer),
+    # Schema 3: the score per KPI kind and the district's sign-off as head office found it.
+    Column("score_strategic", Float),
+    Column("score_routine", Float),
+    Column("signoff", String(16)),
+    Column("signoff_quarter", Integer),
+    Column("signoff_changed", Text),
     Index("ix_district_results_district", "district_code"),
     Index("ix_district_results_period", "fiscal_year", "quarter"),
 )
@@ -157,6 +166,7 @@ results = Table(
     Column("indicator_code", String(20), primary_key=True),
     Column("indicator_name_th", Text),
     Column("scoring", String(16)),
+    Column("kind", String(16)),  # schema 3: strategic | routine
     Column("weight", Float),
     Column("year_value", Float),
     Column("score", Float),
@@ -264,8 +274,13 @@ def _upgrade(engine: Engine) -> None:
         tables = set(inspect(conn).get_table_names())
         if "runs" not in tables or "accepted" in tables:
             metadata.create_all(conn)
-            if not conn.execute(select(schema_info.c.value).where(schema_info.c.key == "version")).first():
+            _add_columns(conn)
+            stored = conn.execute(select(schema_info.c.value).where(schema_info.c.key == "version")).first()
+            if not stored:
                 conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+            elif stored[0] != str(SCHEMA_VERSION):
+                conn.execute(update(schema_info).where(schema_info.c.key == "version")
+                             .values(value=str(SCHEMA_VERSION)))
             return
         old: dict[str, list[dict[str, Any]]] = {}
         for table in (runs, *_CHILDREN):
@@ -291,6 +306,25 @@ def _upgrade(engine: Engine) -> None:
         if markers:
             conn.execute(insert(accepted), markers)
         conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+
+
+def _add_columns(conn: Any) -> None:
+    """Schema 2 → 3: add the columns a later schema declares and an existing table lacks.
+
+    Only nullable columns are ever added (ALTER TABLE ... ADD COLUMN, the same on SQLite and
+    PostgreSQL), so stored rows stay as they were, with the new columns empty.
+    """
+    inspector = inspect(conn)
+    present_tables = set(inspector.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in present_tables:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _exists(db: str | Path | Engine) -> bool:
@@ -424,12 +458,14 @@ def record_run(engine: Engine, result: ConsolidationResult, *, forced: bool = Fa
         rows = _records(result.districts, {
             "district_code": "district_code", "district_name_th": "district_name_th", "status": "status",
             "file": "file", "saved": "saved", "errors": "errors", "warnings": "warnings", "score": "score",
-            "rank": "rank"}, **period)
+            "rank": "rank", "score_strategic": "score_strategic", "score_routine": "score_routine",
+            "signoff": "signoff", "signoff_quarter": "signoff_quarter", "signoff_changed": "signoff_changed"},
+            **period)
         if rows:
             conn.execute(insert(district_results), rows)
         rows = _records(result.scores, {
             "district_code": "district_code", "indicator_code": "indicator_code",
-            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "weight": "weight",
+            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "kind": "kind", "weight": "weight",
             "year_value": "year_value", "score": "score", "level": "level", "target_met": "target_met"}, **period)
         if rows:
             conn.execute(insert(results), rows)
@@ -547,7 +583,7 @@ def history_trend(db: str | Path | Engine, district_code: int, *, indicators: bo
     """
     import pandas as pd
 
-    from .consolidate import Status
+    from .result import Status
 
     index = pd.MultiIndex.from_tuples([], names=["fiscal_year", "quarter"])
     if not _exists(db):

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 import xlsxwriter
 
 from . import thai
+from .catalog import Kind
 from .files import atomic_path, atomic_write_text, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.format import Format
     from xlsxwriter.worksheet import Worksheet
 
-    from .consolidate import ConsolidationResult
+    from .result import ConsolidationResult
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -498,6 +499,8 @@ def _scores(book: _Book) -> None:
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", *codes, "คะแนนถ่วงน้ำหนัก\nweighted score", "อันดับ\nrank"]
     if r.history:
         cols += [f"ไตรมาสก่อน\n{pq[0]}/Q{pq[1]}", f"ปีก่อน\n{py[0]}/Q{py[1]}"]
+    kinds = [k for k in Kind if f"score_{k.value}" in r.districts.columns]
+    cols += [f"คะแนน{k.th}\n{k.en} score" for k in kinds]
     cols += ["สถานะ\nstatus"]
     s.header(0, cols)
     ws.set_row(0, 48)
@@ -541,6 +544,9 @@ def _scores(book: _Book) -> None:
             s.write(i, c + 2, d["prev_quarter_score"], fmt["score"])
             s.write(i, c + 3, d["prev_year_score"], fmt["score"])
             c += 2
+        for k in kinds:  # weighted within the kind, by the same rule as the overall score
+            s.write(i, c + 2, d[f"score_{k.value}"], fmt["score"])
+            c += 1
         s.write(i, c + 2, d["status_th"], book.status_fmt.get(d["status"], fmt["cell"]))
     last = first + len(rows) - 1
     mean_row = last + 1
@@ -573,11 +579,14 @@ def _indicators(book: _Book) -> None:
     cols = ["รหัส\ncode", "ชื่อตัวชี้วัด\nindicator", "วิธีให้คะแนน\nscoring", "น้ำหนัก\nweight",
             "เป้าหมาย\ntarget", "หน่วย\nunit", "เขตที่ใช้\napplies to", "เขตที่รายงาน\nreporting",
             "คะแนนเฉลี่ย\nmean", "ต่ำสุด\nmin", "สูงสุด\nmax", "ผ่านเป้าหมาย (เขต)\nmet", "ร้อยละผ่านเป้าหมาย\n% met",
-            *[f"ระดับ {n}\nlevel {n}" for n in range(6)], "คะแนนจากข้อมูลผิด (เขต)\nflagged (!)"]
+            *[f"ระดับ {n}\nlevel {n}" for n in range(6)], "คะแนนจากข้อมูลผิด (เขต)\nflagged (!)",
+            "ประเภทตัวชี้วัด\nKPI kind"]
     s.header(0, cols)
     ws.set_row(0, 48)
     for i, row in enumerate(r.indicators.to_dict("records"), start=1):
         s.write(i, 19, row["flagged"], fmt["rank_marked" if row["flagged"] else "int"])
+        if row.get("kind"):
+            s.write(i, 20, Kind(row["kind"]).th)
         s.write(i, 0, row["indicator_code"])
         s.write(i, 1, row["indicator_name_th"], fmt["wrap"])
         s.write(i, 2, SCORING_TH.get(row["scoring"], row["scoring"]))
@@ -640,6 +649,7 @@ def data_columns() -> list[tuple[str, str]]:
         ("fiscal_year", "ปีงบประมาณ"), ("quarter", "ไตรมาส"), ("district_code", "รหัสเขต"),
         ("district_name_th", "เขต"), ("district_name_en", "district"), ("status_th", "สถานะ"),
         ("indicator_code", "รหัสตัวชี้วัด"), ("indicator_name_th", "ชื่อตัวชี้วัด"), ("dimension", "ด้านที่"),
+        ("kind", "ประเภทตัวชี้วัด"),
         ("scoring", "วิธีให้คะแนน"), ("weight", "น้ำหนัก"), ("target", "เป้าหมาย"), ("unit", "หน่วยนับ"),
         ("year_value", "ผลที่ใช้คิดคะแนน"), ("score", "คะแนน"), ("level", "ระดับคะแนน"),
         ("target_met", "ผลการประเมิน"), ("explanation_th", "วิธีคิดคะแนน"),

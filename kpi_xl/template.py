@@ -144,6 +144,8 @@ SOURCES: dict[str, Callable[[Context], str]] = {
     "office_and_year": lambda ctx: f"{ctx.office_th} ปีงบประมาณ พ.ศ. {ctx.catalog.fiscal_year}",
     "box_output": lambda ctx: _box(ctx, "output"),
     "box_outcome": lambda ctx: _box(ctx, "outcome"),
+    # The KPI's kind beside its output/outcome level, as BMA's KPI monitor shows it.
+    "kpi_kind": lambda ctx: ctx.indicator.kind.th,
     "dimension": lambda ctx: ctx.catalog.dimension(ctx.indicator.dimension).label_th,
     "sub_issue": lambda ctx: ctx.indicator.sub_issue or "-",
     "goal": lambda ctx: ctx.indicator.goal or "-",
