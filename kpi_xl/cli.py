@@ -265,6 +265,35 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def submit(
+    book: Annotated[Path, typer.Argument(help="แฟ้มรายงานของเขต / the district's workbook")],
+    quarter: Annotated[int, typer.Option(min=1, max=4, help="ไตรมาสที่ยืนยันส่ง / quarter to sign off")],
+    out: Annotated[Path | None, typer.Option(help="แฟ้มที่ยืนยันแล้ว (ค่าเริ่มต้น: <ชื่อแฟ้ม>_signed_Q<q>) / signed copy")] = None,
+) -> None:
+    """ยืนยันส่งรายงาน (แบบไม่มีมาโคร) / Sign off a workbook for a quarter (the macro-free path).
+
+    The same engine as the ยืนยันส่งรายงาน button: the full check for the quarter; with no error
+    left (unless the catalog allows) and every signature block filled, a signed copy is written,
+    the input is never modified. Exit code 0 signed, 1 refused, 2 unusable input or output.
+    """
+    from .problems import KpiError
+    from .signoff import submit_file
+
+    try:
+        result, path = submit_file(book, quarter, out=out)
+    except KpiError as exc:
+        _fail(exc.problems, code=2)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]อ่านหรือเขียนแฟ้มไม่ได้ / cannot read or write: {escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    if path is None:
+        _fail(result.problems, code=1)
+    console.print(escape(result.message_th))
+    console.print(escape(result.message_en), style="dim")
+    console.print(f"แฟ้มที่ยืนยันส่งแล้ว / signed copy: {escape(str(path))}")
+
+
 def _report_json(report) -> dict:  # noqa: ANN001 - DistrictReport
     return {
         "file": report.file,

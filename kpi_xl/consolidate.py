@@ -243,6 +243,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
         "declared_quarter": report.declared_quarter,
         "catalog_hash": report.meta.catalog_hash if report.meta else None,
         "template_version": report.meta.template_version if report.meta else None,
+        "signoff": report.signoff.model_dump() if report.signoff is not None else None,
         "modified": modified,
         "district_score": report.district_score if status.usable else None,
         "errors": sum(1 for p in problems if p["severity"] == "error"),
@@ -339,6 +340,7 @@ def _submission(record: dict[str, Any], run_at: dt.datetime | None = None) -> Su
         modified=record.get("modified"), district_score=record.get("district_score"),
         errors=record.get("errors", 0), warnings=record.get("warnings", 0),
         problems=record.get("problems", []), indicators=record.get("indicators"),
+        signoff=record.get("signoff"),
     )
     if sub.district_code is not None and not sub.status.unreadable and sub.status is not Status.LOCK_FILE:
         sub.identified_by = "metadata"
@@ -408,7 +410,9 @@ def consolidate(
     into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url, db_given=db is not None)
     exclude = [p for p in (out_path, into, into_target) if p is not None]
     if out_path is not None:
-        exclude.append(manifest_path(out_path))
+        from .headoffice.review import review_path
+
+        exclude += [manifest_path(out_path), review_path(out_path, catalog.fiscal_year, quarter)]
     skipped: list[Path] = []
     files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude, skipped=skipped)]
     jobs = jobs or os.cpu_count() or 1
@@ -462,6 +466,9 @@ def consolidate(
         write_summary(result, out_path)
         result.paths["summary"] = out_path
         result.paths["manifest"] = write_manifest_json(result, manifest_path(out_path), summary=out_path)
+        from .headoffice.review import review_path, write_review
+
+        result.paths["review"] = write_review(result, review_path(out_path, result.fiscal_year, quarter))
     if history_engine is not None:
         from . import history
 
@@ -501,6 +508,10 @@ def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None
         check(out, "--out", (".xlsx",))
         if not found:
             check(manifest_path(out), "--out (manifest)", (".json",))
+        if not found:
+            from .headoffice.review import review_path
+
+            check(review_path(out, catalog.fiscal_year, quarter), "--out (review)", (".xlsx",))
     into_target = None
     if into is not None:
         from .hq import default_output
@@ -669,6 +680,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "score": chosen.district_score if chosen and status.usable else None,
             "flagged": _flagged_count(chosen) if chosen and status.usable else 0,
             "note_th": chosen.note_th if chosen else "", "note_en": chosen.note_en if chosen else "",
+            **_signoff_columns(chosen.signoff if chosen else None, quarter),
         })
     _rank(dist_rows)
     for row in dist_rows:  # a rank among districts whose data still has errors is marked
@@ -676,7 +688,8 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
     dist_cols = ["district_code", "district_name_th", "district_name_en", "status", "status_th", "status_en",
                  "file", "identified_by", "saved", "report_quarter", "files", "duplicate", "errors", "warnings",
                  "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en", "flagged",
-                 "rank_marked"]
+                 "rank_marked", "signoff", "signoff_quarter", "signoff_signer", "signoff_time", "signoff_changed",
+                 "signoff_th", "signoff_en"]
     for row in dist_rows:
         row["prev_quarter_score"] = None
         row["prev_year_score"] = None
@@ -783,6 +796,21 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         indicators=indicators, problems=problems_frame, manifest=manifest,
         error_scores=catalog.error_scores.value,
     )
+
+
+def _signoff_columns(found: dict[str, Any] | None, quarter: int) -> dict[str, Any]:
+    """The district's sign-off as the summary and history show it (kpi_xl.signoff.describe)."""
+    from .model import SignoffState
+    from .signoff import describe
+
+    if found is None:
+        return {"signoff": None, "signoff_quarter": None, "signoff_signer": None, "signoff_time": None,
+                "signoff_changed": None, "signoff_th": "", "signoff_en": ""}
+    state = SignoffState.model_validate(found)
+    th, en = describe(state, quarter)
+    return {"signoff": state.state, "signoff_quarter": state.quarter, "signoff_signer": state.signer or None,
+            "signoff_time": state.time or None, "signoff_changed": ", ".join(state.changed) or None,
+            "signoff_th": th, "signoff_en": en}
 
 
 def _kind_scores(rows: list[dict[str, Any]], kind: Kind, rule: ErrorScores) -> dict[int, float | None]:

@@ -202,6 +202,18 @@ class IndicatorResult(BaseModel):
         return None if field is None else field.value
 
 
+class SignoffState(BaseModel):
+    """A workbook's sign-off as found (:func:`kpi_xl.signoff.state_of`): ``unsigned``, ``signed``
+    (and unchanged since), ``changed`` (cells changed after signing, as ``"KPI-05!E21"``) or
+    ``damaged`` (the stamp's own checksum fails)."""
+
+    state: str = "unsigned"
+    quarter: int | None = None
+    signer: str = ""
+    time: str = ""
+    changed: list[str] = Field(default_factory=list)
+
+
 class DistrictReport(BaseModel):
     """One workbook, validated and scored: what the CLI prints, the button writes back, HQ collects."""
 
@@ -219,6 +231,7 @@ class DistrictReport(BaseModel):
     indicators: list[IndicatorResult] = Field(default_factory=list)
     district_score: float | None = None
     problems: Report = Field(default_factory=Report)
+    signoff: SignoffState | None = None
 
     @property
     def valid(self) -> bool:

@@ -58,6 +58,8 @@ _AREAS = {
     "W5": "การรวบรวมผล / Consolidation",
     "E6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
     "W6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
+    "E7": "การยืนยันส่งรายงาน / District sign-off",
+    "W7": "การยืนยันส่งรายงาน / District sign-off",
 }
 
 
@@ -321,6 +323,25 @@ _kind("KPI-W602", W, "Saved date not trusted",
       "the saved date inside the file ({value}) {reason_en}, so it is not used to choose among duplicates; "
       "the file's own time ({expected}) is used",
       "ลบแฟ้มที่ไม่ใช้ออกจากโฟลเดอร์", "remove the unused file from the folder")
+
+# --- District sign-off (ยืนยันส่งรายงาน) and head office's view of it --------------------------------
+_kind("KPI-E701", E, "Sign-off refused",
+      "ยืนยันส่งรายงานไตรมาสที่ {quarter} ไม่ได้ ยังมี {count} รายการที่ต้องแก้",
+      "cannot sign off quarter {quarter}: {count} item(s) left to fix",
+      "แก้ตามรายการด้านล่าง (หรือในแผ่นงานผลการตรวจสอบ) แล้วกดยืนยันส่งรายงานอีกครั้ง",
+      "fix the items listed (also on the results sheet), then sign off again")
+_kind("KPI-E702", E, "Signature missing for sign-off",
+      "ต้องกรอก{field_th}ก่อนยืนยันส่งรายงาน", "{field_en} is required to sign off",
+      "กรอกชื่อ ตำแหน่ง และวันที่ลงนามในทุกแผ่นงานตัวชี้วัด", "fill the signer's name, position and date on every indicator sheet")
+_kind("KPI-W701", W, "Changed after signing",
+      "แก้ไขข้อมูลหลังยืนยันส่งรายงานไตรมาสที่ {quarter} ({time}) {count} ช่อง: {cells}",
+      "changed after the quarter {quarter} sign-off ({time}) in {count} cell(s): {cells}",
+      "ตรวจว่าเขตตั้งใจแก้ไข แล้วให้เขตกดยืนยันส่งรายงานอีกครั้ง",
+      "check the change was intended, and ask the district to sign off again")
+_kind("KPI-W702", W, "Sign-off stamp damaged",
+      "ข้อมูลการยืนยันส่งรายงานในแผ่นงานซ่อนถูกแก้ไข ตรวจสอบไม่ได้ว่าแก้ไขข้อมูลหลังยืนยันหรือไม่",
+      "the sign-off stamp in the hidden sheet was edited: whether the data changed after signing cannot be told",
+      "ให้เขตกดยืนยันส่งรายงานอีกครั้ง แล้วส่งแฟ้มใหม่", "ask the district to sign off again and resend the file")
 
 del E, W
 

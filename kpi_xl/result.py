@@ -102,6 +102,7 @@ class Submission:
     problems: list[dict[str, Any]] = field(default_factory=list)
     indicators: list[dict[str, Any]] | None = None
     claimed_reason: str = ""  # "future" / "drift": the internal saved date is not used to choose (KPI-W602)
+    signoff: dict[str, Any] | None = None  # kpi_xl.model.SignoffState as a dict (crosses the worker boundary)
 
     @property
     def saved(self) -> dt.datetime | None:

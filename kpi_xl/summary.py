@@ -420,11 +420,12 @@ def _overview(book: _Book) -> None:
 
 def _status(book: _Book) -> None:
     r = book.result
-    s = book.sheet("status", caps={4: 45, 12: 60})
+    s = book.sheet("status", caps={4: 45, 12: 60, 13: 50})
     ws, fmt = s.ws, book.fmt
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", "สถานะ\nstatus (th)", "status", "แฟ้ม\nfile",
             "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)", "ไตรมาสที่รายงาน\nquarter", "จำนวนแฟ้ม\nfiles",
-            "ข้อผิดพลาด\nerrors", "คำเตือน\nwarnings", "คะแนน\nscore", "อันดับ\nrank", "หมายเหตุ\nnote"]
+            "ข้อผิดพลาด\nerrors", "คำเตือน\nwarnings", "คะแนน\nscore", "อันดับ\nrank", "หมายเหตุ\nnote",
+            "การยืนยันส่งรายงาน\nsign-off"]
     s.header(0, cols)
     ws.set_row(0, 48)
     rows = r.districts.to_dict("records")
@@ -443,6 +444,8 @@ def _status(book: _Book) -> None:
         s.write(i, 10, d["score"], fmt["score"])
         s.write(i, 11, d["rank"], fmt["int"])
         s.write(i, 12, _join(d["note_th"], d["note_en"]), fmt["wrap"])
+        if d.get("signoff_th"):
+            s.write(i, 13, _join(d["signoff_th"], d["signoff_en"]), fmt["wrap"])
     last = len(rows)
     ws.autofilter(0, 0, max(last, 1), len(cols) - 1)
     ws.freeze_panes(1, 2)

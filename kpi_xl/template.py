@@ -53,8 +53,8 @@ CHARS_PER_WIDTH = 0.95
 # Government-form page (ระเบียบงานสารบรรณ): left 3 cm, right 2 cm, top 2.5 cm, bottom 2 cm; in inches.
 MARGINS = {"left": 1.18, "right": 0.79, "top": 0.79, "bottom": 0.79}
 BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper column G
-VALIDATE_MACRO, CLEAR_MACRO = "KpiValidate", "KpiClearMarks"
-VALIDATE_CAPTION, CLEAR_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย"
+VALIDATE_MACRO, CLEAR_MACRO, SUBMIT_MACRO = "KpiValidate", "KpiClearMarks", "KpiSubmit"
+VALIDATE_CAPTION, CLEAR_CAPTION, SUBMIT_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย", "ยืนยันส่งรายงาน"
 REQUIRED_FILL = "#FDE9D9"  # light orange: "this must be filled for the quarter you report"
 # Every input cell: Excel's "Blue, Accent 1, lighter 80%". Visible on screen and on a grayscale
 # printout (about 90 % grey, text stays black), and unlike the other fills in use: required-empty
@@ -353,6 +353,8 @@ def _buttons(ws: Worksheet, row: int = 0) -> None:
                                        "width": 150, "height": 40, "x_offset": 8, "y_offset": 6})
     ws.insert_button(row + 2, BUTTON_COL, {"macro": CLEAR_MACRO, "caption": CLEAR_CAPTION,
                                            "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
+    ws.insert_button(row + 4, BUTTON_COL, {"macro": SUBMIT_MACRO, "caption": SUBMIT_CAPTION,
+                                           "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
 
 
 def _spec_widths(spec: FormSpec) -> list[float]:
@@ -620,6 +622,8 @@ def _write_summary(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catal
         ws.insert_button(0, BUTTON_COL + 1, {"macro": VALIDATE_MACRO, "caption": VALIDATE_CAPTION,
                                              "width": 150, "height": 40, "x_offset": 8, "y_offset": 6})
         ws.insert_button(2, BUTTON_COL + 1, {"macro": CLEAR_MACRO, "caption": CLEAR_CAPTION,
+                                             "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
+        ws.insert_button(4, BUTTON_COL + 1, {"macro": SUBMIT_MACRO, "caption": SUBMIT_CAPTION,
                                              "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
     _protect(ws, password)
 

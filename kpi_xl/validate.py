@@ -37,7 +37,7 @@ from typing import Any
 from . import reference, rules, scoring
 from .catalog import Catalog, ErrorScores, Indicator
 from .form import FormSpec, load_spec
-from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, parse_meta
+from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, SignoffState, parse_meta
 from .problems import KpiError, Location, Problem, Report, problem
 
 __all__ = ["evaluate", "validate_file"]
@@ -148,6 +148,7 @@ def evaluate(
 
     rule = used.error_scores if used is not None else ErrorScores.SCORED
     scored = _weighted(results, rule)
+    signed = _signoff(raw, spec, meta, problems)
     return DistrictReport(
         file=raw.file,
         meta=meta,
@@ -161,7 +162,27 @@ def evaluate(
         indicators=results,
         district_score=scoring.district_score(scored) if results else None,
         problems=Report(problems=problems),
+        signoff=signed,
     )
+
+
+def _signoff(raw: RawWorkbook, spec: FormSpec, meta: Meta | None, problems: list[Problem]) -> SignoffState | None:
+    """The district's sign-off as the cells stand now; a change after signing or a damaged stamp
+    is a warning (head office decides what it means), located on the first changed cell."""
+    if meta is None:
+        return None
+    from .signoff import state_of
+
+    state = state_of(raw, spec)
+    if state.state == "changed":
+        first = state.changed[0]
+        sheet, _, cell = first.rpartition("!")
+        shown = ", ".join(state.changed[:10]) + (f" …(+{len(state.changed) - 10})" if len(state.changed) > 10 else "")
+        problems.append(problem("KPI-W701", Location(file=raw.file, sheet=sheet, cell=cell), quarter=state.quarter,
+                                time=state.time, count=len(state.changed), cells=shown))
+    elif state.state == "damaged":
+        problems.append(problem("KPI-W702", Location(file=raw.file, sheet=spec.meta_sheet)))
+    return state
 
 
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:

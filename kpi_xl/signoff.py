@@ -1,0 +1,360 @@
+"""District sign-off (ยืนยันส่งรายงาน): what a district declared final, and whether it still is.
+
+One engine behind the button (:func:`kpi_xl.excel.submit`), the command (``kpi-xl submit``) and
+head office (:func:`kpi_xl.validate.evaluate` reads the state of every workbook it checks):
+
+* :func:`sign` runs the full check for the chosen quarter on a :class:`~kpi_xl.model.RawWorkbook`
+  and, when no error is left (or the catalog's ``submit_with_errors`` allows it) and every indicator
+  sheet's signature block (name, position, date) is filled, returns the rows to stamp into the
+  hidden metadata sheet: the quarter, the signer, the time in Bangkok and a content hash of every
+  contract input cell, with one short digest per cell so head office can *name* the cells changed
+  later. The caller writes the rows (xlwings in Excel, openpyxl for the command).
+* :func:`state_of` compares a workbook's cells with its stamp: signed and unchanged since,
+  changed after signing (which cells), or not signed.
+
+The district has no secret key (head office's HMAC key never leaves head office), so the stamp is
+plain SHA-256 and has its own checksum row, ``signoff_checksum``: like ``meta_checksum`` without a
+key, it reveals an accidental edit of the hidden rows, not a deliberate forgery. The per-cell
+digests are what matters: a value typed after signing no longer matches its digest, whoever did it.
+
+Stdlib only at import time: the button imports this module on every press.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .catalog import Catalog
+    from .form import FormSpec
+    from .model import Cell, DistrictReport, RawWorkbook, SignoffState
+    from .problems import Problem
+
+BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
+PREFIX = "signoff_"
+CHUNK = 30000
+DIGEST_CHARS = 12
+SIGNATURE = ("signer_name", "signer_position", "signed_date")
+_A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
+SHOWN_ERRORS = 15  # errors listed in the refusal message; the results sheet lists them all
+
+
+# ---------------------------------------------------------------------------------------------
+# What is hashed: every input contract cell, by sheet and A1 address, with its value as read.
+
+
+def canonical(value: Any) -> str:
+    """One text per value, the same whichever reader fetched it (calamine, xlwings, openpyxl)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    if isinstance(value, bool):
+        return f"b:{int(value)}"
+    if isinstance(value, (int, float)):
+        return f"n:{float(value)!r}"
+    if isinstance(value, dt.datetime):
+        return f"d:{value.date().isoformat()}" if value.time() == dt.time(0) else f"t:{value.isoformat()}"
+    if isinstance(value, dt.date):
+        return f"d:{value.isoformat()}"
+    return f"s:{value}"
+
+
+def contract_cells(raw: RawWorkbook, spec: FormSpec | None = None) -> dict[str, tuple[Cell, str]]:
+    """``"KPI-05!E21"`` → (cell, canonical value) for every input cell the district fills: the
+    indicator sheets' input names and the cover's workbook names (not the metadata sheet). Computed
+    cells are left out: their values are Excel's to recalculate, not the district's to declare."""
+    if spec is None:
+        from .form import load_spec
+
+        spec = load_spec()
+    out: dict[str, tuple[Cell, str]] = {}
+    for cells in raw.sheets.values():
+        for name, cell in cells.items():
+            fs = spec.fields.get(name)
+            if fs is not None and fs.is_input and cell.cell:
+                out[f"{cell.sheet}!{cell.cell}"] = (cell, canonical(cell.raw))
+    for cell in raw.workbook_cells.values():
+        if cell.sheet != spec.meta_sheet and cell.cell:
+            out[f"{cell.sheet}!{cell.cell}"] = (cell, canonical(cell.raw))
+    return out
+
+
+def _rc(a1: str) -> tuple[int, int]:
+    """``B21`` → (21, 2); here, not borrowed from :mod:`kpi_xl.excel`, which imports this module."""
+    match = _A1.match(a1)
+    if match is None:
+        raise ValueError(a1)
+    col = 0
+    for ch in match.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(match.group(2)), col
+
+
+def _digest(key: str, value: str) -> str:
+    return hashlib.sha256(f"{key}\x1f{value}".encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def content_hash(cells: dict[str, tuple[Cell, str]]) -> str:
+    payload = "".join(f"{k}\x1f{v}\x1e" for k, (_, v) in sorted(cells.items()))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def digests(cells: dict[str, tuple[Cell, str]]) -> dict[str, str]:
+    return {k: _digest(k, v) for k, (_, v) in sorted(cells.items())}
+
+
+def stamp_checksum(rows: list[tuple[str, str]]) -> str:
+    payload = b"".join(f"{k}\x1f{v}\x1e".encode() for k, v in rows)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def bangkok_text(when: dt.datetime) -> str:
+    """``30/09/2564 14:05:07 น. (UTC+7)``: Thai-readable, and never ISO-8601 text (which xlwings'
+    remote engine would turn into a date)."""
+    local = when.astimezone(BANGKOK)
+    return f"{local:%d/%m}/{local.year + 543} {local:%H:%M:%S} น. (UTC+7)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing
+
+
+@dataclass
+class SignResult:
+    """What :func:`sign` decided. ``rows`` is empty when it refused; ``problems`` says why."""
+
+    ok: bool
+    report: DistrictReport
+    quarter: int
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    message_th: str = ""
+    message_en: str = ""
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        from .thai import format_thai_date
+
+        return format_thai_date(value)
+    return "" if value is None else str(value).strip()
+
+
+def signers(raw: RawWorkbook) -> tuple[list[str], list[tuple[str, str]]]:
+    """Distinct "name (position)" of the indicator sheets' signature blocks, and the (sheet, name)
+    of every signature cell left blank."""
+    seen: list[str] = []
+    blank: list[tuple[str, str]] = []
+    for sheet, cells in raw.sheets.items():
+        got = {}
+        for name in SIGNATURE:
+            cell = cells.get(name)
+            if cell is None or cell.blank:
+                blank.append((sheet, name))
+            else:
+                got[name] = _text(cell.raw)
+        if "signer_name" in got:
+            who = f"{got['signer_name']} ({got.get('signer_position', '')})".replace(" ()", "")
+            if who not in seen:
+                seen.append(who)
+    return seen, blank
+
+
+def sign(raw: RawWorkbook, quarter: int, *, now: dt.datetime | None = None,
+         catalog: Catalog | None = None) -> SignResult:
+    """The full check for ``quarter``, then the stamp rows, or the refusal with every reason."""
+    from .form import load_spec
+    from .problems import Location, problem
+    from .validate import evaluate
+
+    spec = load_spec()
+    report = evaluate(raw, catalog=catalog, quarter=quarter)
+    result = SignResult(ok=False, report=report, quarter=quarter)
+    if not report.readable or report.meta is None:
+        result.problems = list(report.problems.problems)
+        result.message_th = ("แฟ้มนี้ไม่ใช่แบบรายงานของ kpi-xl จึงยืนยันส่งรายงานไม่ได้ — ใช้แฟ้มที่สำนักงานส่งให้")
+        result.message_en = "not a kpi-xl workbook: it cannot be signed off — use the workbook head office sent"
+        return result
+    allow = _allows_errors(report)
+    errors = [p for p in report.problems.problems if p.is_error]
+    who, blank = signers(raw)
+    missing = []
+    for sheet, name in blank:
+        cell = raw.sheets[sheet].get(name)
+        fs = spec.fields[name]
+        missing.append(problem("KPI-E702", Location(file=raw.file, sheet=sheet, cell=cell.cell if cell else None,
+                                                    name=name), field_th=fs.label_th, field_en=fs.label_en))
+    if (errors and not allow) or missing:
+        result.problems = ([] if allow else errors) + missing
+        lines = [p.message_th for p in result.problems[:SHOWN_ERRORS]]
+        more = len(result.problems) - len(lines)
+        head = problem("KPI-E701", Location(file=raw.file), count=len(result.problems), quarter=quarter)
+        result.problems.insert(0, head)
+        result.message_th = "\n".join([head.message_th, *lines] + ([f"… และอีก {more} รายการ"] if more > 0 else []))
+        result.message_en = head.message_en
+        return result
+    cells = contract_cells(raw, spec)
+    when = now or dt.datetime.now(BANGKOK)
+    cell_json = json.dumps(digests(cells), ensure_ascii=False, separators=(",", ":"))
+    parts = [cell_json[i:i + CHUNK] for i in range(0, len(cell_json), CHUNK)] or [""]
+    rows = [
+        (f"{PREFIX}quarter", str(quarter)),
+        (f"{PREFIX}signer", "; ".join(who)),
+        (f"{PREFIX}time", bangkok_text(when)),
+        (f"{PREFIX}errors", str(len(errors))),
+        (f"{PREFIX}content_hash", content_hash(cells)),
+        (f"{PREFIX}cells_parts", str(len(parts))),
+        *[(f"{PREFIX}cells_{i}", part) for i, part in enumerate(parts, start=1)],
+    ]
+    rows.append((f"{PREFIX}checksum", stamp_checksum(rows)))
+    result.ok, result.rows = True, rows
+    result.message_th = (f"ยืนยันส่งรายงานไตรมาสที่ {quarter} แล้ว เมื่อ {bangkok_text(when)} โดย {'; '.join(who)}"
+                         + (f" (ยังมีข้อผิดพลาด {len(errors)} รายการ ซึ่งทะเบียนตัวชี้วัดอนุญาตให้ส่งได้)" if errors else "")
+                         + "\nบันทึกแฟ้มแล้วส่งให้สำนักงาน หากแก้ไขข้อมูลหลังจากนี้ ต้องกดยืนยันส่งรายงานอีกครั้ง")
+    result.message_en = (f"signed off for quarter {quarter} at {when.astimezone(BANGKOK):%Y-%m-%d %H:%M} (Bangkok); "
+                         "save the file and send it; after any change, sign off again")
+    return result
+
+
+def _allows_errors(report: DistrictReport) -> bool:
+    """The workbook's own catalog (embedded; the same head office built it from) decides."""
+    try:
+        return bool(json.loads(report.meta.catalog_json).get("submit_with_errors", False))  # type: ignore[union-attr]
+    except (ValueError, AttributeError):
+        return False
+
+
+def placement(meta: dict[str, Cell], rows: list[tuple[str, str]]) -> tuple[int, int]:
+    """(first row, rows to blank after the stamp) on the metadata sheet: a new stamp replaces the
+    old one in place, else goes below the last metadata row."""
+    numbers = {key: _rc(cell.cell)[0] for key, cell in meta.items() if cell.cell}
+    old = sorted(r for k, r in numbers.items() if k.startswith(PREFIX))
+    if old:
+        first = old[0]
+        return first, max(0, old[-1] - first + 1 - len(rows))
+    return (max(numbers.values(), default=0) + 1), 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Head office: is the workbook still what was signed?
+
+
+def state_of(raw: RawWorkbook, spec: FormSpec | None = None) -> SignoffState:
+    from .model import SignoffState
+
+    meta = raw.meta
+    if f"{PREFIX}checksum" not in meta:
+        return SignoffState(state="unsigned")
+
+    def text(key: str) -> str:
+        cell = meta.get(key)
+        return "" if cell is None else _text(cell.raw)
+
+    keys = [k for k in meta if k.startswith(PREFIX) and k != f"{PREFIX}checksum"]
+    rows = [(k, text(k)) for k in keys]
+    quarter_text = text(f"{PREFIX}quarter")
+    base = {"quarter": int(quarter_text) if quarter_text.isdigit() else None, "signer": text(f"{PREFIX}signer"),
+            "time": text(f"{PREFIX}time")}
+    if stamp_checksum(rows) != text(f"{PREFIX}checksum"):
+        return SignoffState(state="damaged", **base)
+    try:
+        parts = int(text(f"{PREFIX}cells_parts") or 0)
+        stamped: dict[str, str] = json.loads("".join(text(f"{PREFIX}cells_{i}") for i in range(1, parts + 1)))
+    except ValueError:
+        return SignoffState(state="damaged", **base)
+    now = digests(contract_cells(raw, spec))
+    changed = sorted((k for k in set(stamped) | set(now) if stamped.get(k) != now.get(k)), key=_order)
+    return SignoffState(state="changed" if changed else "signed", changed=changed, **base)
+
+
+def _order(key: str) -> tuple[str, int, int]:
+    sheet, _, a1 = key.rpartition("!")
+    try:
+        row, col = _rc(a1)
+    except ValueError:
+        row, col = 0, 0
+    return sheet, row, col
+
+
+def describe(state: SignoffState, quarter: int | None = None) -> tuple[str, str]:
+    """Thai and English words for the summary's status column."""
+    if state.state == "unsigned":
+        return "ยังไม่ยืนยันส่ง", "not signed"
+    q = state.quarter
+    other = quarter is not None and q is not None and q != quarter
+    note_th = f" (ไม่ใช่ไตรมาสที่รวบรวม {quarter})" if other else ""
+    note_en = f" (not the quarter consolidated, {quarter})" if other else ""
+    if state.state == "signed":
+        return (f"ยืนยันส่งไตรมาส {q} แล้ว ไม่มีการแก้ไขหลังยืนยัน{note_th}",
+                f"signed for Q{q}, unchanged since{note_en}")
+    if state.state == "changed":
+        cells = ", ".join(state.changed[:10]) + (f" และอีก {len(state.changed) - 10} ช่อง" if len(state.changed) > 10 else "")
+        return (f"ยืนยันส่งไตรมาส {q} แล้ว แต่แก้ไขหลังยืนยัน {len(state.changed)} ช่อง: {cells}{note_th}",
+                f"signed for Q{q}, changed after signing in {len(state.changed)} cell(s): {cells}{note_en}")
+    return ("ข้อมูลการยืนยันส่งในแผ่นงานซ่อนถูกแก้ไข ตรวจสอบไม่ได้", "sign-off stamp damaged: cannot be verified")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command's writer (macro-free path): a signed copy, never the input.
+
+
+def default_output(src: Path, quarter: int) -> Path:
+    return src.with_name(f"{src.stem}_signed_Q{quarter}{src.suffix}")
+
+
+def submit_file(src: str | Path, quarter: int, *, out: str | Path | None = None, now: dt.datetime | None = None,
+                catalog: Catalog | None = None) -> tuple[SignResult, Path | None]:
+    """``kpi-xl submit``: check ``src`` for ``quarter`` and, when it may be signed, write a signed
+    copy (``<name>_signed_Q<q>.xlsx`` beside it unless ``out``) with openpyxl, macros kept. The
+    output path is checked before any work (:func:`kpi_xl.files.check_output`)."""
+    from .files import check_output
+    from .reader import read_workbook
+
+    src = Path(src)
+    dst = check_output(Path(out) if out is not None else default_output(src, quarter), inputs=[src],
+                       suffixes=(".xlsx", ".xlsm"))
+    raw = read_workbook(src)
+    result = sign(raw, quarter, now=now, catalog=catalog)
+    if not result.ok:
+        return result, None
+    write_stamp(src, dst, raw.meta, result.rows)
+    return result, dst
+
+
+def write_stamp(src: Path, dst: Path, meta: dict[str, Cell], rows: list[tuple[str, str]]) -> Path:
+    """Copy ``src`` to ``dst`` with the stamp rows on the metadata sheet, every value as text."""
+    import openpyxl
+
+    from .files import atomic_path
+    from .form import load_spec
+    from .keep_vba import save_keeping_vba
+
+    if src.resolve() == dst.resolve():
+        raise ValueError(f"จะไม่เขียนทับไฟล์ต้นฉบับ {src} / refusing to overwrite the source {src}")
+    keep_vba = src.suffix.lower() == ".xlsm"
+    book = openpyxl.load_workbook(src, keep_vba=keep_vba)
+    ws = book[load_spec().meta_sheet]
+    first, blank = placement(meta, rows)
+    for i, (key, value) in enumerate(rows):
+        for col, text in ((1, key), (2, value)):
+            cell = ws.cell(row=first + i, column=col)
+            cell.value = text
+            cell.data_type = "s"  # a signer named "=..." stays text, never a formula
+    for i in range(blank):
+        for col in (1, 2):
+            ws.cell(row=first + len(rows) + i, column=col).value = None
+    with atomic_path(dst) as tmp:
+        if keep_vba:
+            save_keeping_vba(book, tmp)
+        else:
+            book.save(tmp)
+    return dst
