@@ -35,6 +35,8 @@ history_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(docs_app, name="docs")
 app.add_typer(history_app, name="history")
+review_app = typer.Typer(help="แฟ้มตรวจประเมินของสำนักงาน / Head office's review workbook.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 
 # Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
 # suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
@@ -263,6 +265,34 @@ def validate(
         raise typer.Exit(2)
     if any(not r.valid for r in reports):
         raise typer.Exit(1)
+
+
+@review_app.command("apply")
+def review_apply(
+    review: Annotated[Path, typer.Argument(help="แฟ้ม review_<ปี>_Q<ไตรมาส>.xlsx ที่กรอกแล้ว / the filled review workbook")],
+    db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (ค่าเริ่มต้น: ข้างแฟ้มตรวจประเมิน) / history database")] = None,
+    out: Annotated[Path | None, typer.Option(help="โฟลเดอร์แฟ้มแจ้งผลถึงเขต (ค่าเริ่มต้น: feedback_<ปี>_Q<ไตรมาส>) / feedback folder")] = None,
+) -> None:
+    """บันทึกผลการตรวจประเมินและสร้างแฟ้มแจ้งผลถึงเขต / Apply head office's review: check the entries,
+    store them in the history beside the self-assessment, write one feedback workbook per district.
+
+    Exit code 0 applied, 1 entries with errors (nothing stored), 2 unusable input or output.
+    """
+    from .headoffice.apply import apply_review
+    from .problems import KpiError
+
+    try:
+        applied = apply_review(review, db=db, out=out)
+    except KpiError as exc:
+        _fail(exc.problems, code=1 if any(p.code.startswith("KPI-E71") and p.code != "KPI-E718"
+                                          for p in exc.problems) else 2)
+    for p in applied.warnings:
+        err.print(f"[yellow]{p.code}[/] {escape(p.message_th)}")
+    console.print(f"บันทึกผลการตรวจประเมิน {applied.fiscal_year}/Q{applied.quarter}: {applied.stored} รายการ "
+                  f"(ประวัติการแก้ไข {applied.audit} รายการ, ส่งกลับแก้ไข {applied.returned}) / stored {applied.stored}, "
+                  f"audit rows {applied.audit}, sent back {applied.returned}")
+    for code, path in applied.feedback.items():
+        console.print(f"แฟ้มแจ้งผล / feedback {code}: {escape(str(path))}")
 
 
 @app.command()

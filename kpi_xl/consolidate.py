@@ -231,6 +231,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
                 "explanation_th": ind.explanation_th,
                 "flagged_cells": list(ind.flagged_cells), "value_source": ind.value_source,
                 "typed_difference": ind.typed_difference, "counted": ind.counted,
+                "content_hash": ind.content_hash,
                 "fields": {name: fv.value for name, fv in ind.fields.items()},
             })
     return {
@@ -455,6 +456,7 @@ def consolidate(
 
         history_engine = history.open_db(url)
         history.attach_previous(history_engine, result)
+        history.attach_assessments(history_engine, result)
         result.paths["db"] = history.display_url(url)
     if into is not None and into_target is not None:  # before the summary, so its warnings (KPI-W504) are listed
         from .hq import fill_template
@@ -727,6 +729,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
                 "value_source": got.get("value_source"),
                 "typed_difference": got.get("typed_difference"),
                 "counted": got.get("counted", True) if got else None,
+                "content_hash": got.get("content_hash"),
             }
             fields = got.get("fields", {})
             for name in field_names:
@@ -735,7 +738,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
     score_cols = ["fiscal_year", "quarter", "district_code", "district_name_th", "district_name_en", "status",
                   "status_th", "indicator_code", "indicator_name_th", "dimension", "kind", "scoring", "weight", "target",
                   "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", "flagged",
-                  "flagged_cells", "value_source", "typed_difference", "counted", *field_names]
+                  "flagged_cells", "value_source", "typed_difference", "counted", "content_hash", *field_names]
     scores = _frame(pd, score_rows, score_cols)
     _ints(scores, ["level"])
     for kind in Kind:  # the district score per KPI kind, beside the overall one

@@ -18,6 +18,8 @@ one indexed condition on any database):
 - ``district_results``: one row per district of the catalog per run: status, file, score, rank.
 - ``results``: run × district × indicator: value scored, score, level, target met.
 - ``problems``: every problem listed in the summary.
+- ``assessments`` / ``assessment_audit``: head office's own score, comment and decision per district
+  × indicator (``kpi-xl review apply``), append-only, and one audit row per changed value.
 - ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open
   (1 → 2: runs kept run by run; 2 → 3: added nullable columns for the KPI kind, the scores per
   kind and the sign-off state, which rows stored before the upgrade leave empty).
@@ -167,6 +169,7 @@ results = Table(
     Column("indicator_name_th", Text),
     Column("scoring", String(16)),
     Column("kind", String(16)),  # schema 3: strategic | routine
+    Column("content_hash", String(64)),  # schema 3: the sheet's inputs (was a returned item changed?)
     Column("weight", Float),
     Column("year_value", Float),
     Column("score", Float),
@@ -190,6 +193,43 @@ problems = Table(
     Column("message_th", Text),
     Column("message_en", Text),
     Index("ix_problems_period", "fiscal_year", "quarter"),
+)
+
+# Schema 3: head office's own assessment (``kpi-xl review apply``), beside the self-assessment in
+# ``results``. Append-only like the runs: a changed entry is a new row, the latest per district ×
+# indicator × period is current; every change of a score, decision or comment is also an audit row.
+assessments = Table(
+    "assessments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("district_code", Integer, nullable=False),
+    Column("indicator_code", String(20), nullable=False),
+    Column("self_score", Float),
+    Column("hq_score", Float),
+    Column("comment", Text),
+    Column("decision", String(16)),
+    Column("reviewer", Text),
+    Column("applied_at", DateTime, nullable=False),
+    Column("review_file", Text),
+    Column("content_hash", String(64)),  # the sheet as assessed (results.content_hash of that run)
+    Index("ix_assessments_period", "fiscal_year", "quarter"),
+)
+
+assessment_audit = Table(
+    "assessment_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("district_code", Integer, nullable=False),
+    Column("indicator_code", String(20), nullable=False),
+    Column("field", String(16), nullable=False),  # hq_score | decision | comment
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("reviewer", Text),
+    Column("changed_at", DateTime, nullable=False),
+    Column("review_file", Text),
+    Index("ix_audit_period", "fiscal_year", "quarter"),
 )
 
 _CHILDREN = (problems, results, district_results, submissions)  # children first: the order to drop them
@@ -384,6 +424,60 @@ def attach_previous(engine: Engine, result: ConsolidationResult) -> None:
     result.history = True
 
 
+def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
+    """Head office's assessments of the period beside the district's own (``kpi-xl review apply``).
+
+    ``result.scores`` gains ``hq_score``, ``hq_decision``, ``hq_comment`` and ``returned``: for an
+    item sent back (ส่งกลับแก้ไข), ``changed`` when the sheet's inputs differ from what was assessed,
+    else ``unchanged``. ``result.districts`` gains ``hq_district_score``: the weighted score with head
+    office's score in place of the district's wherever head office gave one (None when it gave none),
+    and ``final_score``: that, else the district's own. The rank is by ``final_score`` (the rule the
+    summary states): head office's assessment decides where one exists.
+    """
+    from .scoring import district_score
+
+    found = current_assessments(engine, result.fiscal_year, result.quarter)
+    scores = result.scores
+    keys = list(zip(scores["district_code"].astype(int), scores["indicator_code"], strict=True))
+    got = [found.get(k, {}) for k in keys]
+    scores["hq_score"] = [g.get("hq_score") for g in got]
+    scores["hq_decision"] = pd_object([g.get("decision") for g in got])
+    scores["hq_comment"] = pd_object([g.get("comment") for g in got])
+    scores["returned"] = pd_object([
+        (None if g.get("decision") != RETURNED else
+         "unchanged" if g.get("content_hash") and g.get("content_hash") == h else "changed")
+        for g, h in zip(got, scores["content_hash"], strict=True)])
+    pairs: dict[int, list[tuple[float, float | None]]] = {}
+    any_hq: set[int] = set()
+    for (code, _ind), g, w, own, status in zip(keys, got, scores["weight"], scores["score"], scores["status"],
+                                               strict=True):
+        if status not in ("clean", "with_errors"):
+            continue
+        hq = g.get("hq_score")
+        if hq is not None:
+            any_hq.add(code)
+        pairs.setdefault(code, []).append((float(w), hq if hq is not None else (None if own != own else own)))
+    codes = result.districts["district_code"].astype(int).tolist()
+    hq_scores = [district_score(pairs[c]) if c in any_hq else None for c in codes]
+    result.districts["hq_district_score"] = hq_scores
+    final = [h if h is not None else (None if s != s else s) for h, s in zip(hq_scores, result.districts["score"],
+                                                                              strict=True)]
+    result.districts["final_score"] = final
+    if any_hq:
+        ranked = [f for f in final if f is not None]
+        result.districts["rank"] = pd_object([None if f is None else 1 + sum(1 for x in ranked if x > f)
+                                              for f in final])
+
+
+RETURNED = "ส่งกลับแก้ไข"
+
+
+def pd_object(values: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.Series(values, dtype=object).values
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing a run
 
@@ -465,7 +559,8 @@ def record_run(engine: Engine, result: ConsolidationResult, *, forced: bool = Fa
             conn.execute(insert(district_results), rows)
         rows = _records(result.scores, {
             "district_code": "district_code", "indicator_code": "indicator_code",
-            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "kind": "kind", "weight": "weight",
+            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "kind": "kind", "content_hash": "content_hash",
+            "weight": "weight",
             "year_value": "year_value", "score": "score", "level": "level", "target_met": "target_met"}, **period)
         if rows:
             conn.execute(insert(results), rows)
@@ -636,3 +731,65 @@ def _diff(a: float | None, b: float | None) -> float | None:
     from .scoring import round2
 
     return round2(a - b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Head office's assessments (kpi-xl review apply)
+
+AUDITED = ("hq_score", "decision", "comment")
+
+
+def current_assessments(engine: Engine, fiscal_year: int, quarter: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """(district, indicator) → the latest assessment of the period (empty when none)."""
+    latest = (select(func.max(assessments.c.id))
+              .where(assessments.c.fiscal_year == fiscal_year, assessments.c.quarter == quarter)
+              .group_by(assessments.c.district_code, assessments.c.indicator_code))
+    with engine.connect() as conn:
+        rows = conn.execute(select(assessments).where(assessments.c.id.in_(latest))).mappings().all()
+    return {(r["district_code"], r["indicator_code"]): dict(r) for r in rows}
+
+
+def current_results(engine: Engine, fiscal_year: int, quarter: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """(district, indicator) → the period's current run's result row (self score, content hash)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(results).where(
+            results.c.fiscal_year == fiscal_year, results.c.quarter == quarter,
+            results.c.run_id.in_(_current_ids()))).mappings().all()
+    return {(r["district_code"], r["indicator_code"]): dict(r) for r in rows}
+
+
+def record_assessments(engine: Engine, fiscal_year: int, quarter: int, entries: list[dict[str, Any]], *,
+                       applied_at: dt.datetime, review_file: str) -> tuple[int, int]:
+    """Append the entries that differ from the current assessment, with one audit row per changed
+    value; returns (assessments added, audit rows added). One transaction: all or nothing."""
+    before = current_assessments(engine, fiscal_year, quarter)
+    added: list[dict[str, Any]] = []
+    audit: list[dict[str, Any]] = []
+    for e in entries:
+        key = (e["district_code"], e["indicator_code"])
+        old = before.get(key, {})
+        changed = [f for f in AUDITED if _audit_text(old.get(f)) != _audit_text(e.get(f))]
+        if not changed and old.get("reviewer") == e.get("reviewer"):
+            continue
+        added.append({"fiscal_year": fiscal_year, "quarter": quarter, "district_code": key[0],
+                      "indicator_code": key[1], "self_score": e.get("self_score"), "hq_score": e.get("hq_score"),
+                      "comment": e.get("comment"), "decision": e.get("decision"), "reviewer": e.get("reviewer"),
+                      "applied_at": applied_at, "review_file": review_file, "content_hash": e.get("content_hash")})
+        audit += [{"fiscal_year": fiscal_year, "quarter": quarter, "district_code": key[0], "indicator_code": key[1],
+                   "field": f, "old_value": _audit_text(old.get(f)) or None, "new_value": _audit_text(e.get(f)) or None,
+                   "reviewer": e.get("reviewer"), "changed_at": applied_at, "review_file": review_file}
+                  for f in changed]
+    with engine.begin() as conn:
+        if added:
+            conn.execute(insert(assessments), added)
+        if audit:
+            conn.execute(insert(assessment_audit), audit)
+    return len(added), len(audit)
+
+
+def _audit_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -190,6 +190,8 @@ class IndicatorResult(BaseModel):
     typed_difference: float | None = None
     """Typed result minus what the quarterly values give, when they differ (KPI-W402)."""
     counted: bool = True
+    content_hash: str | None = None
+    """SHA-256 of the sheet's input cells (kpi_xl.signoff.sheet_hash): "was a returned item changed?"."""
     """Whether the score counts in the weighted district score (``error_scores: excluded`` leaves a
     flagged one out); ``score`` is as computed either way."""
 

@@ -99,6 +99,14 @@ def _digest(key: str, value: str) -> str:
     return hashlib.sha256(f"{key}\x1f{value}".encode()).hexdigest()[:DIGEST_CHARS]
 
 
+def sheet_hash(cells: dict[str, Cell], spec: FormSpec) -> str:
+    """SHA-256 of one indicator sheet's input cells (by name): what head office compares to tell
+    whether a district changed an item it sent back (kept per indicator in the history)."""
+    payload = "".join(f"{name}\x1f{canonical(cell.raw)}\x1e" for name, cell in sorted(cells.items())
+                      if name in spec.fields and spec.fields[name].is_input)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def content_hash(cells: dict[str, tuple[Cell, str]]) -> str:
     payload = "".join(f"{k}\x1f{v}\x1e" for k, (_, v) in sorted(cells.items()))
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -286,6 +286,8 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         name: FieldValue(cell=cell, value=computed[name] if name in computed else page.values.get(name))
         for name, cell in page.cells.items()
     }
+    from .signoff import sheet_hash
+
     return IndicatorResult(
         code=ind.code,
         sheet=page.sheet,
@@ -293,6 +295,7 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         weight=ind.weight,
         scoring=ind.scoring.value,
         fields=fields,
+        content_hash=sheet_hash(page.cells, page.spec),
         year_value=result.basis,
         score=result.value,
         target_met=result.target_met,

@@ -47,16 +47,20 @@ COLUMNS: list[tuple[str, str, str, float, bool]] = [
     ("obstacles", "อุปสรรค", "obstacles", 25, False),
     ("problems", "ปัญหาที่ตรวจพบ", "problems found", 35, False),
     ("signoff", "การยืนยันส่ง", "sign-off", 22, False),
+    ("returned", "ที่ส่งกลับแก้ไขครั้งก่อน", "sent back earlier", 16, False),
     ("hq_score", "คะแนนที่สำนักงานประเมิน (0–5)", "head office's score (0–5)", 12, True),
     ("hq_comment", "ความเห็นของสำนักงาน", "head office's comment", 35, True),
     ("decision", "ผลการพิจารณา", "decision", 14, True),
     ("reviewer", "ผู้ตรวจ", "reviewer", 16, True),
     ("row_hash", "row_hash", "row_hash", 10, False),
     ("submission", "submission", "submission", 10, False),
+    ("file", "file", "file", 10, False),
 ]
+HIDDEN = ("row_hash", "submission", "file")
+META_SHEET = "_review"
 KEYS = [c[0] for c in COLUMNS]
 COL = {key: i for i, key in enumerate(KEYS)}
-READ_ONLY = [c[0] for c in COLUMNS if not c[4] and c[0] not in ("row_hash", "submission")]
+READ_ONLY = [c[0] for c in COLUMNS if not c[4] and c[0] not in HIDDEN]
 HQ = [c[0] for c in COLUMNS if c[4]]
 HEADER_ROW = 0  # 0-based; data from row 1
 
@@ -98,10 +102,14 @@ def review_rows(result: ConsolidationResult) -> list[dict[str, Any]]:
             continue
         problems.setdefault((int(code), sheet), []).append(f"{p['code']} {p.get('cell') or ''}: {p['message_th']}")
     rows = []
+    usable = {"clean", "with_errors"}  # a district that sent nothing usable has nothing to assess
     for r in result.scores.to_dict("records"):
         code = int(r["district_code"])
         d = districts.loc[code]
+        if d["status"] not in usable:
+            continue
         met = r.get("target_met")
+        returned = r.get("returned")
         rows.append({
             "district_code": code, "district_name_th": r["district_name_th"],
             "indicator_code": r["indicator_code"], "indicator_name_th": r["indicator_name_th"],
@@ -114,6 +122,9 @@ def review_rows(result: ConsolidationResult) -> list[dict[str, Any]]:
             "problems": "\n".join(problems.get((code, r["indicator_code"]), [])),
             "signoff": (d.get("signoff_th") or "") if not _blank(d.get("file")) else str(d["status_th"]),
             "submission": "" if _blank(d.get("file")) else (sha.get(d["file"]) or ""),
+            "file": "" if _blank(d.get("file")) else str(d["file"]),
+            "returned": {"changed": "ส่งกลับแก้ไข: เขตแก้ไขแล้ว / changed",
+                         "unchanged": "ส่งกลับแก้ไข: ยังไม่แก้ไข / not changed"}.get(returned or "", ""),
         })
     for row in rows:
         row["row_hash"] = row_hash(row)
@@ -134,6 +145,7 @@ class Entry:
     read_only: dict[str, Any]
     row_hash: Any
     submission: Any
+    file: Any
 
 
 def read_review(path: Path) -> list[Entry]:
@@ -151,7 +163,7 @@ def read_review(path: Path) -> list[Entry]:
         out.append(Entry(row=i, district_code=cells["district_code"], indicator_code=cells["indicator_code"],
                          hq_score=cells["hq_score"], hq_comment=cells["hq_comment"], decision=cells["decision"],
                          reviewer=cells["reviewer"], read_only={k: cells[k] for k in READ_ONLY},
-                         row_hash=cells["row_hash"], submission=cells["submission"]))
+                         row_hash=cells["row_hash"], submission=cells["submission"], file=cells["file"]))
     return out
 
 
@@ -203,9 +215,9 @@ def write_review(result: ConsolidationResult, path: str | Path) -> Path:
         ws = wb.add_worksheet(SHEET)
         for c, (key, th, en, width, is_hq) in enumerate(COLUMNS):
             ws.set_column(c, c, width)
-            ws.write_string(HEADER_ROW, c, f"{th}\n{en}" if key not in ("row_hash", "submission") else key,
+            ws.write_string(HEADER_ROW, c, f"{th}\n{en}" if key not in HIDDEN else key,
                             head_hq if is_hq else head)
-        ws.set_column(COL["row_hash"], COL["submission"], 10, None, {"hidden": True})
+        ws.set_column(COL["row_hash"], COL["file"], 10, None, {"hidden": True})
         ws.set_row(HEADER_ROW, 60)
         for i, row in enumerate(rows, start=HEADER_ROW + 1):
             entry = kept.get((row["district_code"], row["indicator_code"]), {})
@@ -238,7 +250,26 @@ def write_review(result: ConsolidationResult, path: str | Path) -> Path:
         ws.repeat_rows(HEADER_ROW)
         ws.print_area(0, 0, last, COL["reviewer"])
         ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        meta = wb.add_worksheet(META_SHEET)
+        for r, (key, value) in enumerate((("fiscal_year", str(result.fiscal_year)), ("quarter", str(result.quarter)),
+                                          ("inbox", str(result.inbox)), ("catalog_hash", result.catalog_hash),
+                                          ("run_at", result.run_at.isoformat()))):
+            meta.write_string(r, 0, key)
+            meta.write_string(r, 1, value)
+        meta.hide()
+        meta.protect("")
+        ws.activate()
         ws.set_footer(f"&L&\"{FONT}\"ตรวจประเมินตัวชี้วัด ปีงบประมาณ {result.fiscal_year} ไตรมาส {result.quarter}"
                       "&R&\"" + FONT + "\"หน้า &P / &N")
         wb.close()
     return path
+
+
+def read_meta(path: Path) -> dict[str, str]:
+    """The hidden ``_review`` sheet: the period and the inbox the review was written from."""
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    if META_SHEET not in book.sheet_names:
+        return {}
+    return {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if r and r[0]}
