@@ -722,7 +722,37 @@ def history_trend(db: str | Path | Engine, district_code: int, *, indicators: bo
     frame["rank"] = pd.Series([r["rank"] for r in rows], dtype=object, index=index)
     for column in ("score", "change_prev_quarter", "prev_year_score", "change_prev_year", *codes):
         frame[column] = frame[column].astype(float)
+    assessed = _assessed_scores(db, district_code, [(fy, q) for fy, q, *_ in periods])
+    if any(v is not None for v in assessed.values()):  # head office's score beside the district's own
+        frame.insert(3, "hq_score", [assessed.get(k) for k in frame.index])
+        frame.insert(4, "hq_difference", [_diff(h, sc) for h, sc in zip(frame["hq_score"], frame["score"], strict=True)])
+        frame["hq_score"] = frame["hq_score"].astype(float)
+        frame["hq_difference"] = frame["hq_difference"].astype(float)
     return frame
+
+
+def _assessed_scores(db: str | Path | Engine, district_code: int,
+                     periods: list[tuple[int, int]]) -> dict[tuple[int, int], float | None]:
+    """Per period, the district's weighted score with head office's score in place of its own
+    wherever head office assessed (None for a period head office did not assess)."""
+    from .scoring import district_score
+
+    if not periods:
+        return {}
+    engine = open_db(db) if not isinstance(db, Engine) else db
+    out: dict[tuple[int, int], float | None] = {}
+    for fy, q in periods:
+        found = {k[1]: v for k, v in current_assessments(engine, fy, q).items() if k[0] == district_code}
+        if not any(v.get("hq_score") is not None for v in found.values()):
+            out[(fy, q)] = None
+            continue
+        own = {k[1]: v for k, v in current_results(engine, fy, q).items() if k[0] == district_code}
+        pairs = [(r["weight"] or 0.0, found[c]["hq_score"] if c in found and found[c].get("hq_score") is not None
+                  else r["score"]) for c, r in own.items()]
+        out[(fy, q)] = district_score(pairs)
+    if not isinstance(db, Engine):
+        engine.dispose()
+    return out
 
 
 def _diff(a: float | None, b: float | None) -> float | None:

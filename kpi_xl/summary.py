@@ -504,6 +504,9 @@ def _scores(book: _Book) -> None:
         cols += [f"ไตรมาสก่อน\n{pq[0]}/Q{pq[1]}", f"ปีก่อน\n{py[0]}/Q{py[1]}"]
     kinds = [k for k in Kind if f"score_{k.value}" in r.districts.columns]
     cols += [f"คะแนน{k.th}\n{k.en} score" for k in kinds]
+    assessed = "hq_district_score" in r.districts.columns and r.districts["hq_district_score"].notna().any()
+    if assessed:  # head office's own assessment (kpi-xl review apply) beside the district's
+        cols += ["คะแนนที่สำนักงานประเมิน\nhead office's score", "ผลต่าง (สำนักงาน − เขต)\ndifference"]
     cols += ["สถานะ\nstatus"]
     s.header(0, cols)
     ws.set_row(0, 48)
@@ -550,6 +553,11 @@ def _scores(book: _Book) -> None:
         for k in kinds:  # weighted within the kind, by the same rule as the overall score
             s.write(i, c + 2, d[f"score_{k.value}"], fmt["score"])
             c += 1
+        if assessed:
+            hq, own = d["hq_district_score"], d["score"]
+            s.write(i, c + 2, hq, fmt["score_bold"])
+            s.write(i, c + 3, None if _missing(hq) or _missing(own) else round(hq - own, 2), fmt["score"])
+            c += 2
         s.write(i, c + 2, d["status_th"], book.status_fmt.get(d["status"], fmt["cell"]))
     last = first + len(rows) - 1
     mean_row = last + 1
@@ -568,6 +576,11 @@ def _scores(book: _Book) -> None:
     ws.write_string(mean_row + 2, 0, "ช่องสีเทา = ตัวชี้วัดไม่ใช้กับเขตนี้ ช่องว่าง = ยังไม่มีคะแนน / "
                     "grey: the indicator does not apply; blank: no score", fmt["plain"])
     ws.write_string(mean_row + 3, 0, _flag_note(book), fmt["plain"])
+    if assessed:
+        ws.write_string(mean_row + 4, 0, "อันดับ: ตามคะแนนที่สำนักงานประเมิน (คะแนนของสำนักงานแทนคะแนนประเมินตนเองรายตัวชี้วัด) "
+                        "เมื่อสำนักงานประเมินแล้ว มิฉะนั้นตามคะแนนประเมินตนเอง / rank: by head office's score (its score in "
+                        "place of the self-assessed one, indicator by indicator) where head office assessed, else by the "
+                        "district's own", fmt["plain"])
     for j in range(len(codes)):
         s.note(2 + j, "0.00", 1)
     ws.freeze_panes(2, 2)
@@ -658,6 +671,8 @@ def data_columns() -> list[tuple[str, str]]:
         ("target_met", "ผลการประเมิน"), ("explanation_th", "วิธีคิดคะแนน"),
         ("flagged", "คะแนนจากข้อมูลผิด"), ("flagged_cells", "ช่องที่ผิด"), ("value_source", "ค่าที่ใช้คิดคะแนน"),
         ("typed_difference", "ผลต่างผลที่พิมพ์กับรายไตรมาส (W402)"), ("counted", "นับในคะแนนถ่วงน้ำหนัก"),
+        ("hq_score", "คะแนนที่สำนักงานประเมิน"), ("hq_decision", "ผลการพิจารณาของสำนักงาน"),
+        ("returned", "ที่ส่งกลับแก้ไข (changed/unchanged)"),
     ]
     fields = [(name, f.label_th) for name, f in spec.fields.items() if f.is_input]
     return fixed + fields
@@ -680,7 +695,7 @@ def _data(book: _Book) -> None:
         ws.write_string(0, col, key, fmt["key"])
     rows = r.scores.to_dict("records")
     first = 2
-    number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int",
+    number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int", "hq_score": "score",
                    "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int",
                    "typed_difference": "num"}
     for name, f in spec.fields.items():
@@ -701,7 +716,7 @@ def _data(book: _Book) -> None:
     write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
     for i, row in enumerate(rows, start=first):
         for col, key, kind in plan:
-            value = row[key]
+            value = row.get(key)  # head office's columns exist once a review was applied
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 continue
             if key == "scoring":

@@ -249,3 +249,19 @@ def test_wrong_entries_are_refused_with_their_cells(cycle: Cycle, tmp_path: Path
     assert "KPI-E714" in text and "ตรวจประเมิน!A4" in text
     assert "KPI-E713" in text and "ตรวจประเมิน!A5" in text
     assert len(_rows(cycle.db, history.assessments)) == before and not (tmp_path / "fb").exists()
+
+
+def test_summary_and_history_show_both_scores(cycle: Cycle) -> None:
+    assert cycle.second is not None
+    ws = openpyxl.load_workbook(cycle.second.paths["summary"])["คะแนนรายเขต"]
+    header = [c.value for c in ws[1]]
+    hq = header.index("คะแนนที่สำนักงานประเมิน\nhead office's score")
+    rows = {r[0].value: r for r in ws.iter_rows(min_row=3) if isinstance(r[0].value, int)}
+    d = cycle.second.districts.set_index("district_code")
+    assert rows[1001][hq].value == pytest.approx(d.loc[1001, "hq_district_score"])
+    assert rows[1001][hq + 1].value == pytest.approx(d.loc[1001, "hq_district_score"] - d.loc[1001, "score"], abs=0.011)
+    trend = history.history_trend(cycle.db, 1001)
+    assert trend["hq_score"].iloc[-1] == pytest.approx(d.loc[1001, "hq_district_score"])
+    done = CliRunner().invoke(app, ["history", "trend", "--district", "1001", "--db", str(cycle.db)],
+                              env={"COLUMNS": "250"})
+    assert done.exit_code == 0 and "hq_score" in done.output and f"{d.loc[1001, 'hq_district_score']:.2f}" in done.output
