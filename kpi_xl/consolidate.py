@@ -457,6 +457,7 @@ def consolidate(
         history_engine = history.open_db(url)
         history.attach_previous(history_engine, result)
         history.attach_assessments(history_engine, result)
+        history.attach_changes(history_engine, result)
         result.paths["db"] = history.display_url(url)
     if into is not None and into_target is not None:  # before the summary, so its warnings (KPI-W504) are listed
         from .hq import fill_template

@@ -170,6 +170,11 @@ results = Table(
     Column("scoring", String(16)),
     Column("kind", String(16)),  # schema 3: strategic | routine
     Column("content_hash", String(64)),  # schema 3: the sheet's inputs (was a returned item changed?)
+    # schema 3: the quarterly values as this run read them, so a later change of an earlier quarter shows
+    Column("q1_value", Float),
+    Column("q2_value", Float),
+    Column("q3_value", Float),
+    Column("q4_value", Float),
     Column("weight", Float),
     Column("year_value", Float),
     Column("score", Float),
@@ -472,6 +477,46 @@ def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
 RETURNED = "ส่งกลับแก้ไข"
 
 
+def attach_changes(engine: Engine, result: ConsolidationResult) -> None:
+    """Changes after the fact: a quarterly value of an earlier quarter of the year that differs from
+    what that quarter's own (current) run stored becomes a KPI-W711 warning with the old and the new
+    value, in the problems (summary and review workbook); both values stay in the history (the
+    earlier run keeps the old one, this run stores the new one)."""
+    import pandas as pd
+
+    from .form import load_spec
+    from .problems import Location, problem
+
+    if result.quarter <= 1 or result.scores.empty:
+        return
+    spec = load_spec()
+    usable = result.districts.set_index("district_code")
+    rows = []
+    for k in range(1, result.quarter):
+        stored = current_results(engine, result.fiscal_year, k)
+        if not stored:
+            continue
+        name = f"q{k}_value"
+        for r in result.scores.to_dict("records"):
+            code = int(r["district_code"])
+            if r["status"] not in ("clean", "with_errors") or name not in r:
+                continue
+            old = stored.get((code, r["indicator_code"]), {}).get(name)
+            new = r[name]
+            new = None if new is None or (isinstance(new, float) and math.isnan(new)) else new
+            if old is None or (isinstance(new, (int, float)) and abs(float(new) - old) < 1e-9):
+                continue
+            file = usable.loc[code, "file"]
+            p = problem("KPI-W711", Location(file=file, sheet=r["indicator_code"], cell=spec.a1(name), name=name),
+                        quarter=k, old=_audit_text(old), new=_audit_text(new) or "(ว่าง / blank)")
+            rows.append({"district_code": code, "district_name_th": r["district_name_th"], "file": file,
+                         "sheet": r["indicator_code"], "cell": spec.a1(name), "name": name, "code": p.code,
+                         "severity": p.severity.value, "message_th": p.message_th, "message_en": p.message_en})
+    if rows:
+        frame = pd.DataFrame(rows, columns=result.problems.columns)
+        result.problems = pd.concat([result.problems, frame], ignore_index=True)
+
+
 def pd_object(values: list[Any]) -> Any:
     import pandas as pd
 
@@ -560,7 +605,7 @@ def record_run(engine: Engine, result: ConsolidationResult, *, forced: bool = Fa
         rows = _records(result.scores, {
             "district_code": "district_code", "indicator_code": "indicator_code",
             "indicator_name_th": "indicator_name_th", "scoring": "scoring", "kind": "kind", "content_hash": "content_hash",
-            "weight": "weight",
+            "weight": "weight", **{f"q{k}_value": f"q{k}_value" for k in (1, 2, 3, 4)},
             "year_value": "year_value", "score": "score", "level": "level", "target_met": "target_met"}, **period)
         if rows:
             conn.execute(insert(results), rows)

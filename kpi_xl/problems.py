@@ -374,6 +374,10 @@ _kind("KPI-E718", E, "Not a review workbook",
       "ไม่ใช่แฟ้มตรวจประเมินที่ kpi-xl สร้าง ({detail})", "not a review workbook written by kpi-xl ({detail})",
       "ใช้แฟ้ม review_<ปี>_Q<ไตรมาส>.xlsx ที่ kpi-xl consolidate เขียนไว้ข้างแฟ้มสรุป",
       "use the review_<fy>_Q<q>.xlsx that kpi-xl consolidate wrote beside the summary")
+_kind("KPI-W711", W, "Earlier quarter's value changed",
+      "ผลไตรมาสที่ {quarter} เปลี่ยนจาก {old} (ที่ส่วนกลางบันทึกไว้เมื่อรวบรวมไตรมาส {quarter}) เป็น {new}",
+      "quarter {quarter}'s value changed from {old} (stored when quarter {quarter} was consolidated) to {new}",
+      "สอบถามเขตว่าแก้ไขเพราะอะไร ประวัติยังเก็บค่าเดิมไว้", "ask the district why; the history keeps the old value")
 _kind("KPI-W710", W, "Submitted workbook not found for feedback",
       "ไม่พบแฟ้มที่เขตส่งมา ({value}) จึงไม่ได้สร้างแฟ้มแจ้งผลให้เขตนี้", "the district's submitted file ({value}) "
       "was not found, so no feedback workbook was written for it",

@@ -601,7 +601,7 @@ def test_overview_counts(summary_book: openpyxl.Workbook, scenario: Scenario) ->
 
 def test_status_sheet(summary_book: openpyxl.Workbook, scenario: Scenario) -> None:
     ws = summary_book["สถานะการส่ง"]
-    assert ws.auto_filter.ref == "A1:M51"
+    assert ws.auto_filter.ref == "A1:N51"  # N: the sign-off column
     body = _rows(ws, 2)[:50]
     d = scenario.result.districts
     for row, expected in zip(body, d.to_dict("records"), strict=True):

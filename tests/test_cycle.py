@@ -20,7 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, select
-from test_consolidate import tree_hashes
+from test_consolidate import clean_values, tree_hashes
 from test_excel import ExcelState, press
 from test_signoff import NOW, QUARTER, save_as_excel_would, signed_values
 from typer.testing import CliRunner
@@ -265,3 +265,30 @@ def test_summary_and_history_show_both_scores(cycle: Cycle) -> None:
     done = CliRunner().invoke(app, ["history", "trend", "--district", "1001", "--db", str(cycle.db)],
                               env={"COLUMNS": "250"})
     assert done.exit_code == 0 and "hq_score" in done.output and f"{d.loc[1001, 'hq_district_score']:.2f}" in done.output
+
+
+def test_a_later_quarter_changing_an_earlier_value_warns_with_both_values(
+        cycle: Cycle, built_workbooks: dict[int, Path], tmp_path: Path) -> None:
+    """Quarter 3's workbook says quarter 2 was something else than the quarter-2 run stored."""
+    cat = cycle.catalog
+    values = signed_values(cat, 1001, 1001)
+    for code, named in clean_values(cat, 1001, 3, 1001).items():
+        values[code].update({k: v for k, v in named.items() if k.startswith("q3_")})
+    old = values["KPI-03"]["q2_value"]
+    values["KPI-03"]["q2_value"] = old + 7
+    inbox = tmp_path / "q3"
+    inbox.mkdir()
+    fill.fill_workbook(built_workbooks[1001], inbox / "1001.xlsm", values=values, report_quarter=3)
+    result = consolidate(inbox, cat, 3, out=tmp_path / "summary.xlsx", db=cycle.db)
+    w = result.problems[result.problems["code"] == "KPI-W711"]
+    assert list(zip(w["district_code"], w["sheet"], w["name"], strict=True)) == [(1001, "KPI-03", "q2_value")]
+    message = w["message_th"].iloc[0]
+    assert f"ผลไตรมาสที่ 2 เปลี่ยนจาก {old:g}" in message and f"เป็น {old + 7:g}" in message
+    rows = {(int(r.district_code), r.indicator_code): r for r in review.read_review(result.paths["review"])}
+    assert "KPI-W711" in rows[(1001, "KPI-03")].read_only["problems"]
+    assert "KPI-W711" not in (rows[(1001, "KPI-04")].read_only["problems"] or "")
+    problems_sheet = openpyxl.load_workbook(result.paths["summary"])["ปัญหาที่พบ"]
+    assert any(message in str(c.value) for row in problems_sheet.iter_rows() for c in row)
+    stored = {(r["quarter"], r["run_id"]): r["q2_value"] for r in _rows(cycle.db, history.results)
+              if (r["district_code"], r["indicator_code"]) == (1001, "KPI-03")}
+    assert old in stored.values() and old + 7 in stored.values()  # the history keeps both

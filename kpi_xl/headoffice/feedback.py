@@ -97,9 +97,13 @@ def write_feedback(src: Path, dst: Path, entries: list[dict[str, Any]], *, fisca
     ws.sheet_properties.tabColor = "C65911"
     for col, width in zip("ABCDEF", (12, 45, 12, 12, 16, 50), strict=True):
         ws.column_dimensions[col].width = width
+    ws.merge_cells("A1:F1")
+    ws.merge_cells("A2:F2")
     put(ws, 1, 1, f"ผลการตรวจประเมินของสำนักงาน ปีงบประมาณ {fiscal_year} ไตรมาส {quarter} / "
                   f"Head office's review, fiscal year {fiscal_year}, quarter {quarter}", fmt=bold)
     back = [e for e in entries if e.get("decision") == RETURNED]
+    ws.row_dimensions[2].height = row_height([("x" * 260, 147.0)])
+    ws.row_dimensions[4].height = row_height([("x", 10.0)], min_lines=2)
     put(ws, 2, 1, f"ส่งกลับแก้ไข {len(back)} ตัวชี้วัด: แก้ไขในแผ่นงานของตัวชี้วัดนั้น แล้วกดยืนยันส่งรายงานและส่งแฟ้มอีกครั้ง / "
                   f"{len(back)} item(s) sent back: fix them on their sheets, sign off and send the file again",
         fmt=bold if back else font)

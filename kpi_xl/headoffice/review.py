@@ -209,6 +209,7 @@ def write_review(result: ConsolidationResult, path: str | Path) -> Path:
         head_hq = f(bold=True, text_wrap=True, bg_color="#FFE699", locked=True)
         text = f(text_wrap=True)
         num = f(num_format="#,##0.##")
+        code_fmt = f(num_format="0")
         score = f(num_format="0.00")
         hq_text = f(text_wrap=True, locked=False, bg_color="#FFF2CC")
         hq_score = f(num_format="0.00", locked=False, bg_color="#FFF2CC")
@@ -218,14 +219,21 @@ def write_review(result: ConsolidationResult, path: str | Path) -> Path:
             ws.write_string(HEADER_ROW, c, f"{th}\n{en}" if key not in HIDDEN else key,
                             head_hq if is_hq else head)
         ws.set_column(COL["row_hash"], COL["file"], 10, None, {"hidden": True})
-        ws.set_row(HEADER_ROW, 60)
+        ws.set_row(HEADER_ROW, 66)
+        from ..template import row_height
+
+        widths = {c[0]: c[3] for c in COLUMNS}
         for i, row in enumerate(rows, start=HEADER_ROW + 1):
             entry = kept.get((row["district_code"], row["indicator_code"]), {})
+            # Excel never grows a row for wrapped text written by a program: size it here.
+            ws.set_row(i, row_height([(str(entry.get(k) or row.get(k) or ""), widths[k]) for k in (
+                "indicator_name_th", "kind", "narrative", "obstacles", "problems", "signoff", "returned", "hq_comment")]))
             for key in KEYS:
                 c = COL[key]
                 value = entry.get(key) if key in HQ else row.get(key)
                 fmt = (hq_score if key == "hq_score" else hq_text) if key in HQ else (
-                    score if key == "score" else num if key in ("year_value", "district_code") else text)
+                    score if key == "score" else num if key == "year_value" else
+                    code_fmt if key == "district_code" else text)
                 if _blank(value):
                     ws.write_blank(i, c, None, fmt)
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
