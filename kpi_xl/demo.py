@@ -214,7 +214,7 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
 
     made = {
         "blank_workbooks": blank_dir, "inbox": inbox, "marked_copy": marked, "summary": summary,
-        "database": db, "plan": the_plan, "first": first, "final": final,
+        "database": db, "plan": the_plan, "first": first, "final": final, "review": final.paths["review"],
     }
     say("")
     say("เสร็จแล้ว / done. เปิดดูตามลำดับนี้ / open these first:")
@@ -222,6 +222,8 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
     say(f"  2. {marked}  — ตัวอย่างแฟ้มที่ตรวจแล้ว มีเครื่องหมายและหมายเหตุ / a checked workbook with its marks")
     say(f"  3. {inbox}  — แฟ้มที่เขตส่งมา / what the districts sent")
     say(f"  4. {db}  — ฐานข้อมูลประวัติ / the history: kpi-xl history --district 1030 --db {db}")
+    say(f"     {final.paths['review']}  — แฟ้มตรวจประเมินของสำนักงาน กรอกแล้วสั่ง kpi-xl review apply / "
+        "head office's review workbook: fill it, then kpi-xl review apply")
 
     # --- web report (kpi_xl.web): the same results as a static site, built from the history DB.
     if web:
