@@ -121,7 +121,7 @@ def cycle_pictures(out_dir: Path) -> list[Path]:
     from kpi_xl.consolidate import consolidate
     from kpi_xl.headoffice import review
     from kpi_xl.headoffice.apply import apply_review
-    from kpi_xl.signoff import submit_file
+    from kpi_xl.submit import submit_file
 
     sys_path_tests()
     from test_consolidate import clean_values

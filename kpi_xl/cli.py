@@ -308,7 +308,7 @@ def submit(
     the input is never modified. Exit code 0 signed, 1 refused, 2 unusable input or output.
     """
     from .problems import KpiError
-    from .signoff import submit_file
+    from .submit import submit_file
 
     try:
         result, path = submit_file(book, quarter, out=out)

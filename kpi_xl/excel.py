@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .marks import MarkPlan, MarkRecord
     from .model import DistrictReport, RawWorkbook
-    from .signoff import SignResult
+    from .submit import SignResult
 
 __all__ = [
     "validate", "submit", "clear_marks", "run_validate", "run_submit", "run_clear", "read_book", "apply_plan", "clear_book",
@@ -195,11 +195,12 @@ def run_validate(book: Any, *, now: dt.datetime | None = None) -> tuple[District
 
 
 def run_submit(book: Any, *, now: dt.datetime | None = None) -> SignResult:
-    """The same engine as ``kpi-xl submit`` (:func:`kpi_xl.signoff.sign`), on the open workbook:
+    """The same engine as ``kpi-xl submit`` (:func:`kpi_xl.submit.sign`), on the open workbook:
     read, check for the cover's quarter, mark, and write the stamp rows when it may be signed."""
     from .marks import plan_marks
     from .rules import read_report_quarter
-    from .signoff import placement, sign
+    from .signoff import placement
+    from .submit import sign
 
     raw = read_book(book)
     quarter = read_report_quarter(raw)

@@ -25,7 +25,7 @@ from test_excel import ExcelState, press
 from test_signoff import NOW, QUARTER, save_as_excel_would, signed_values
 from typer.testing import CliRunner
 
-from kpi_xl import excel, fill, history, signoff
+from kpi_xl import excel, fill, history, submit
 from kpi_xl.catalog import Catalog
 from kpi_xl.cli import app
 from kpi_xl.consolidate import ConsolidationResult, consolidate
@@ -121,7 +121,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Catalog,
     # Chatuchak fixes the returned KPI-03 in its feedback copy, signs off again and resubmits.
     copy = out / "feedback_2564_Q2" / feedback.feedback_name(inbox / ready.name, 2564, QUARTER)
     fixed = fill.fill_workbook(copy, root / "fixed.xlsm", values={"KPI-03": {"q2_value": 12345}})
-    result, signed = signoff.submit_file(fixed, QUARTER, out=root / "resubmitted.xlsm", now=NOW)
+    result, signed = submit.submit_file(fixed, QUARTER, out=root / "resubmitted.xlsm", now=NOW)
     assert result.ok, result.message_th
     (inbox / ready.name).unlink()
     shutil.copy(signed, inbox / ready.name)

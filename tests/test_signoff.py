@@ -23,7 +23,7 @@ from test_consolidate import clean_values, small_catalog  # noqa: E402
 from test_excel import ExcelState, press  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from kpi_xl import excel, fill, signoff, template  # noqa: E402
+from kpi_xl import excel, fill, signoff, submit, template  # noqa: E402
 from kpi_xl.catalog import Catalog  # noqa: E402
 from kpi_xl.cli import app  # noqa: E402
 from kpi_xl.consolidate import consolidate  # noqa: E402
@@ -97,7 +97,7 @@ def test_button_and_command_are_one_engine(by_button: tuple[ExcelState, Path], r
     """Both stamp the same content hash and cell digests; head office reads either as signed."""
     _, saved = by_button
     before = sha(ready)
-    result, path = signoff.submit_file(ready, QUARTER, out=work / "by_command.xlsm", now=NOW)
+    result, path = submit.submit_file(ready, QUARTER, out=work / "by_command.xlsm", now=NOW)
     assert result.ok and path is not None and sha(ready) == before  # the input is never modified
     a, b = read_workbook(saved).meta, read_workbook(path).meta
     for key in ("signoff_quarter", "signoff_content_hash", "signoff_cells_1", "signoff_signer"):
@@ -112,7 +112,7 @@ def test_button_and_command_are_one_engine(by_button: tuple[ExcelState, Path], r
 
 def test_signing_again_replaces_the_stamp_in_place(work: Path) -> None:
     first = work / "by_command.xlsm"
-    again, path = signoff.submit_file(first, QUARTER, out=work / "again.xlsm", now=NOW + dt.timedelta(days=1))
+    again, path = submit.submit_file(first, QUARTER, out=work / "again.xlsm", now=NOW + dt.timedelta(days=1))
     assert again.ok and path is not None
     keys = [k for k in read_workbook(path).meta if k.startswith(signoff.PREFIX)]
     assert keys == [k for k in read_workbook(first).meta if k.startswith(signoff.PREFIX)]
@@ -177,7 +177,7 @@ def test_a_catalog_may_let_districts_submit_with_errors(sample_catalog: Catalog,
     filled = fill.fill_workbook(blank, work / "lenient.xlsx", values=values, report_quarter=QUARTER)
     done = CliRunner().invoke(app, ["submit", str(filled), "--quarter", "2"])
     assert done.exit_code == 0, done.output
-    out = signoff.default_output(filled, QUARTER)
+    out = submit.default_output(filled, QUARTER)
     assert out.name == "lenient_signed_Q2.xlsx" and "ยังมีข้อผิดพลาด 1 รายการ" in done.output
     assert read_workbook(out).meta["signoff_errors"].raw == "1"
     done = CliRunner().invoke(app, ["submit", str(filled), "--quarter", "2", "--out", str(filled)])
@@ -193,7 +193,7 @@ def test_head_office_sees_each_submission_s_sign_off(sample_catalog: Catalog, bu
     inbox.mkdir()
     signed = work / "by_command.xlsm"
     (inbox / "chatuchak.xlsm").write_bytes(signed.read_bytes())
-    phra_nakhon, _ = signoff.submit_file(
+    phra_nakhon, _ = submit.submit_file(
         fill.fill_workbook(built_workbooks[1001], work / "1001.xlsm", values=signed_values(cat, 1001, 5),
                            report_quarter=QUARTER), QUARTER, out=work / "1001_signed.xlsm", now=NOW)
     assert phra_nakhon.ok
