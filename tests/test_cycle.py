@@ -192,6 +192,10 @@ def test_history_holds_both_scores_and_the_audit(cycle: Cycle) -> None:
     for r in rows:
         assert r["self_score"] == results[(r["district_code"], r["indicator_code"])]["score"]
         assert r["reviewer"] == REVIEWER and r["content_hash"]
+    kinds = {r["kind"] for r in results.values()}
+    assert kinds == {"strategic", "routine"} and all(r["content_hash"] for k, r in results.items() if k[0] in CODES)
+    districts = [r for r in _rows(cycle.db, history.district_results) if r["run_id"] == 1 and r["district_code"] == 1030]
+    assert districts[0]["signoff"] == "signed" and districts[0]["score_routine"] is not None
     audit = _rows(cycle.db, history.assessment_audit)
     first_apply = sum(1 for e in entries.values() for k in ("hq_score", "decision", "hq_comment") if k in e)
     assert cycle.audit_after_second_apply == first_apply + 1
@@ -208,6 +212,7 @@ def test_the_next_consolidation_shows_the_returned_items_and_whether_they_change
     assert s.loc[(1030, "KPI-05"), "hq_score"] == 4.5 and pd.isna(s.loc[(1003, "KPI-05"), "hq_score"])
     d = cycle.second.districts.set_index("district_code")
     assert d.loc[1030, "signoff"] == "signed"  # signed again after the fix
+    assert d.loc[1030, "status"] == "clean"  # the review box and the feedback sheet do not disturb the check
     assert pd.isna(d.loc[1003, "hq_district_score"]) and d.loc[1003, "final_score"] == d.loc[1003, "score"]
     inds = cycle.catalog.for_district(1001)  # every 1001 indicator assessed: 4, KPI-02 sent back with 2
     expected = sum(i.weight * (2 if i.code == "KPI-02" else 4) for i in inds) / sum(i.weight for i in inds)

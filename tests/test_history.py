@@ -7,6 +7,7 @@ last period must show the previous quarter's and the previous year's score besid
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import os
@@ -282,6 +283,20 @@ def test_postgresql_keeps_the_same_history_as_sqlite(hist: History, postgres_url
     on_postgres, on_sqlite = trends
     assert list(on_postgres["period"]) == [f"{fy}/Q{q}" for fy, q in sorted(PERIODS)]
     pd.testing.assert_frame_equal(on_postgres, on_sqlite, check_dtype=False)
+
+
+def test_postgresql_keeps_assessments_and_their_audit(postgres_url: str) -> None:
+    """Schema 3's head-office tables on a real PostgreSQL: append-only, one audit row per change."""
+    engine = history.open_db(postgres_url)
+    when = dt.datetime(2021, 5, 1, 9, 0)
+    entry = {"district_code": 1030, "indicator_code": "KPI-05", "hq_score": 4.0, "decision": "รับ", "comment": None,
+             "reviewer": "นายตรวจ"}
+    assert history.record_assessments(engine, 2599, 2, [entry], applied_at=when, review_file="r.xlsx") == (1, 2)
+    assert history.record_assessments(engine, 2599, 2, [entry], applied_at=when, review_file="r.xlsx") == (0, 0)
+    entry["hq_score"] = 3.5
+    assert history.record_assessments(engine, 2599, 2, [entry], applied_at=when, review_file="r.xlsx") == (1, 1)
+    assert history.current_assessments(engine, 2599, 2)[(1030, "KPI-05")]["hq_score"] == 3.5
+    engine.dispose()
 
 
 # --- runs are kept: refusal, the explicit flag, restore, upgrade -------------------------------
