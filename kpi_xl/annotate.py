@@ -19,12 +19,17 @@ Promises kept here:
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .files import atomic_path
 from .keep_vba import save_keeping_vba
+from .limits import MAX_MEMBER_BYTES
 from .marks import (
     FILL_NONE,
     FILL_UNKNOWN,
@@ -59,7 +64,7 @@ def annotate(src: str | Path, dst: str | Path, report: DistrictReport, *, plan: 
     if src.resolve() == dst.resolve() or (dst.exists() and os.path.samefile(src, dst)):
         raise ValueError(f"จะไม่เขียนทับแฟ้มต้นฉบับ {src} / refusing to write over the input {src}")
     keep_vba = src.suffix.lower() == ".xlsm"
-    book = openpyxl.load_workbook(src, keep_vba=keep_vba, keep_links=True)
+    book = _load(openpyxl, src, keep_vba)
     annotate_workbook(book, plan or plan_marks(report))
     with atomic_path(dst) as tmp:
         save_keeping_vba(book, tmp)
@@ -67,6 +72,63 @@ def annotate(src: str | Path, dst: str | Path, report: DistrictReport, *, plan: 
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would hide the copy from colleagues
     return dst
+
+
+# XML 1.0 forbids these; calamine reads them, openpyxl's parser and writer refuse them.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _unopenable(item: Any) -> Exception:
+    """The error for a workbook openpyxl cannot open: a :class:`~kpi_xl.reader.ReadError` (its one
+    coded, bilingual problem), which ``cli.main`` prints like any other library error (exit 2)."""
+    from .reader import ReadError
+
+    return ReadError(item)
+
+
+def _load(openpyxl: Any, src: Path, keep_vba: bool) -> Workbook:
+    """The workbook, opened by openpyxl. A package ``validate`` accepts can still trip openpyxl: a
+    raw control byte in a narrative (Excel writes ``_x0001_``; a hand-made file may not) is not
+    well-formed XML. Such bytes are dropped from an in-memory copy (the input is never touched);
+    anything else openpyxl cannot open, or a DTD, is one located, coded problem, not a traceback."""
+    from .problems import Location, problem
+
+    data = src.read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            parts = {info.filename: zf.read(info) for info in zf.infolist()
+                     if info.filename.endswith((".xml", ".rels", ".vml")) and info.file_size <= MAX_MEMBER_BYTES}
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, zlib.error) as exc:
+        raise _unopenable(problem("KPI-E100", Location(file=str(src)), detail=f"{type(exc).__name__}: {exc}"[:200])) from exc
+    for name, xml in parts.items():
+        if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+            raise _unopenable(problem("KPI-E116", Location(file=str(src)), part=name))
+    dirty = {name for name, xml in parts.items() if _CONTROL.search(xml)}
+    source: Any = src
+    if dirty:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in zf.infolist():
+                body = _CONTROL.sub(b"", parts[info.filename]) if info.filename in dirty else zf.read(info)
+                out.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+        source = io.BytesIO(buf.getvalue())
+    try:
+        return openpyxl.load_workbook(source, keep_vba=keep_vba, keep_links=True)
+    except Exception as exc:  # noqa: BLE001 - whatever openpyxl trips on, the user gets a located code
+        detail = f"openpyxl: {type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise _unopenable(problem("KPI-E100", Location(file=str(src)), detail=detail)) from exc
+
+
+def _text(cell: Any, value: Any) -> Any:
+    """Put ``value`` into ``cell`` as data: a string is always text (openpyxl would turn "=…" into a
+    formula: a narrative like ``=cmd|' /C calc'!A0`` must stay words), without control bytes."""
+    if isinstance(value, str):
+        cell.value = _CONTROL_TEXT.sub("", value)
+        cell.data_type = "s"
+    else:
+        cell.value = value
+    return cell
 
 
 def annotate_workbook(book: Workbook, plan: MarkPlan) -> list[MarkRecord]:
@@ -86,15 +148,16 @@ def annotate_workbook(book: Workbook, plan: MarkPlan) -> list[MarkRecord]:
         cell.fill = PatternFill(fill_type="solid", fgColor=_argb(mark.fill), bgColor=_argb(mark.fill))
         noted = cell.comment is None  # a note someone else wrote stays untouched
         if noted:
-            lines = mark.note.count("\n") + 1 + len(mark.note) // 60
-            cell.comment = Comment(mark.note, NOTE_AUTHOR, height=max(80, NOTE_LINE * (lines + 1)), width=NOTE_WIDTH)
+            note = _CONTROL_TEXT.sub("", mark.note)
+            lines = note.count("\n") + 1 + len(note) // 60
+            cell.comment = Comment(note, NOTE_AUTHOR, height=max(80, NOTE_LINE * (lines + 1)), width=NOTE_WIDTH)
         records.append(MarkRecord("fill", mark.sheet, mark.cell, original, noted))
     for write in plan.writes:
         if write.sheet not in book.sheetnames:
             continue
         cell = book[write.sheet][write.cell]
         before = cell.value
-        cell.value = write.value
+        _text(cell, write.value)
         restore = before if isinstance(before, str) and before.startswith("=") else write.restore
         if restore:
             records.append(MarkRecord("value", write.sheet, write.cell, restore))
@@ -198,7 +261,7 @@ def _write_results(book: Workbook, plan: MarkPlan) -> None:
         for c, value in enumerate(line, start=1):
             if value is None:
                 continue
-            cell = ws.cell(row=r, column=c, value=value)
+            cell = _text(ws.cell(row=r, column=c), value)
             cell.font = bold if (r <= len(plan.header) and c == 1) or r == plan.table_row else plain
             cell.alignment = wrap
         # Neither Excel nor LibreOffice grows a row on open: size it for its longest wrapped text.
@@ -219,4 +282,4 @@ def _write_records(book: Workbook, records: list[MarkRecord]) -> None:
     ws, _ = _sheet(book, MARKS_SHEET, hidden=True)
     for r, line in enumerate(records_grid(records), start=1):  # not append(): it remembers old rows
         for c, value in enumerate(line, start=1):
-            ws.cell(row=r, column=c, value=value)
+            _text(ws.cell(row=r, column=c), value)

@@ -63,12 +63,16 @@ def _root(
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="ทะเบียนตัวชี้วัด .xlsx/.yaml / catalog file")]
 
 
-def _fail(problems: list[Problem], code: int = 1, lang: str = "th") -> NoReturn:
+def _print_problems(problems: list[Problem], lang: str = "th") -> None:
     for p in problems:
         style = "red" if p.is_error else "yellow"
         err.print(f"[{style}]{p.code}[/] {escape(p.message_th if lang == 'th' else p.message_en)}")
         if lang == "th":
             err.print(f"        {escape(p.message_en)}", style="dim")
+
+
+def _fail(problems: list[Problem], code: int = 1, lang: str = "th") -> NoReturn:
+    _print_problems(problems, lang)
     raise typer.Exit(code)
 
 
@@ -704,7 +708,8 @@ def main() -> None:
                   f"pip install \"kpi-xl[hq]\" (missing {exc.name})[/]")
         raise SystemExit(2) from None
     except KpiError as exc:  # a library error that escaped a command: still no traceback
-        _fail(exc.problems, 2)
+        _print_problems(exc.problems, _lang_from_argv(sys.argv[1:]))
+        raise SystemExit(2) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

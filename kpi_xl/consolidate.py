@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -191,12 +192,44 @@ def check_file(path: Path, rel: str, catalog: Catalog, quarter: int) -> dict[str
 
     try:
         report = validate_file(path, catalog=catalog, quarter=quarter)
-    except Exception as exc:  # the validator promises not to raise; a bug must still not stop the batch
+        record.update(_summarise(report, rel, catalog))
+    except (KeyboardInterrupt, SystemExit):
+        raise  # head office stopping the run is not a bad file
+    except BaseException as exc:  # noqa: BLE001 - MemoryError, a Rust panic, a bug: this file only
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200] if str(exc) else type(exc).__name__
         record.update(status=Status.CORRUPT.value, problems=[_flat(problem(
-            "KPI-E100", Location(file=rel), detail=f"{type(exc).__name__}: {exc}"))])
-        return record
-    record.update(_summarise(report, rel, catalog))
+            "KPI-E100", Location(file=rel), detail=f"การตรวจแฟ้มล้มเหลว / the check failed ({detail})"))])
     return record
+
+
+def _crashed(path: Path, rel: str, cause: str) -> dict[str, Any]:
+    """The record of a file whose check killed its worker process (an abort in native code, the
+    out-of-memory killer): unreadable, with the cause, so the batch goes on without it."""
+    record: dict[str, Any] = {"file": rel, "size": None, "sha256": None, "mtime": None}
+    try:
+        stat = path.stat()
+        record.update(size=stat.st_size, mtime=stat.st_mtime, sha256=sha256_file(path))
+    except OSError:
+        pass
+    record.update(status=Status.CORRUPT.value, problems=[_flat(problem(
+        "KPI-E100", Location(file=rel),
+        detail=f"การตรวจแฟ้มนี้ทำให้โปรเซสที่ตรวจหยุดทำงาน / checking this file stopped its worker process ({cause})"))])
+    return record
+
+
+def _check_alone(item: tuple[str, str], catalog: Catalog, quarter: int) -> dict[str, Any]:
+    """Check one file in a process of its own: after a worker died, this finds which file of its
+    chunk killed it, and every other file of the chunk still gets its real result."""
+    path, rel = item
+    solo = ProcessPoolExecutor(max_workers=1, initializer=_init_worker, initargs=(catalog, quarter))
+    try:
+        return solo.submit(_check_chunk, [item]).result()[0]
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - BrokenProcessPool, or the result could not travel back
+        return _crashed(Path(path), rel, type(exc).__name__)
+    finally:
+        solo.shutdown(wait=True, cancel_futures=True)
 
 
 def _flat(p: Any, file: str | None = None) -> dict[str, Any]:
@@ -288,26 +321,67 @@ def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, j
     _warm_caches()
     size = max(1, min(MAX_CHUNK, math.ceil(total / (jobs * 4))))
     items = [(str(path), rel) for path, rel in files]
-    pending: set[Future[list[dict[str, Any]]]] = set()
+    in_flight: dict[Future[list[dict[str, Any]]], list[tuple[str, str]]] = {}
     chunks = _chunks(items, size)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(catalog, quarter))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(catalog, quarter))
+
+    pool = new_pool()
     try:
         # Keep only a few chunks in flight so finished results never pile up in memory.
         while True:
             for chunk in chunks:
-                pending.add(pool.submit(_check_chunk, chunk))
-                if len(pending) >= jobs * 2:
+                in_flight[pool.submit(_check_chunk, chunk)] = chunk
+                if len(in_flight) >= jobs * 2:
                     break
-            if not pending:
+            if not in_flight:
                 break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            lost: list[tuple[str, str]] = []
+            broken = False
             for future in finished:
-                for record in future.result():
+                chunk = in_flight.pop(future)
+                try:
+                    records = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    lost += chunk
+                    continue
+                except Exception:  # noqa: BLE001 - a result that cannot travel back: check its files alone
+                    lost += chunk
+                    continue
+                for record in records:
                     done += 1
                     if progress:
                         progress(done, total, record["file"])
                     yield record
             del finished
+            if broken:
+                # A worker died (abort in native code, killed): every chunk in flight is lost with
+                # the pool. Keep what finished, then check the lost files one per process.
+                wait(in_flight)
+                for future, chunk in in_flight.items():
+                    try:
+                        records = future.result()
+                    except BaseException:  # noqa: BLE001 - lost with the pool
+                        lost += chunk
+                        continue
+                    for record in records:
+                        done += 1
+                        if progress:
+                            progress(done, total, record["file"])
+                        yield record
+                in_flight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+            for item in lost:
+                record = _check_alone(item, catalog, quarter)
+                done += 1
+                if progress:
+                    progress(done, total, record["file"])
+                yield record
+            if broken:
+                pool = new_pool()
     finally:
         # Interrupted (Ctrl+C, a failing progress callback): drop the chunks not started yet.
         pool.shutdown(wait=True, cancel_futures=True)

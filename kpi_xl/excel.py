@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .marks import MarkPlan, MarkRecord
     from .model import DistrictReport, RawWorkbook
+    from .names import ContractName
     from .submit import SignResult
 
 __all__ = [
@@ -237,13 +238,6 @@ def run_clear(book: Any) -> list[MarkRecord]:
 # Reading: names once, one rectangle of values per sheet.
 
 
-class _Name:
-    __slots__ = ("name", "scope", "sheet", "cell")
-
-    def __init__(self, name: str, scope: str | None, sheet: str, cell: str):
-        self.name, self.scope, self.sheet, self.cell = name, scope, sheet, cell
-
-
 def _unquote(sheet: str) -> str:
     sheet = sheet.strip()
     if len(sheet) >= 2 and sheet[0] == sheet[-1] == "'":
@@ -262,11 +256,13 @@ def _parse_refers_to(text: Any) -> tuple[str, str] | None:
     return (quoted.replace("''", "'") if quoted is not None else bare.strip()), f"{col.upper()}{int(row)}"
 
 
-def _book_names(book: Any, sheet_names: Sequence[str]) -> list[_Name]:
-    """Every defined name that points at one cell; Excel's built-ins and broken names left out,
-    exactly as :mod:`kpi_xl.reader` leaves them out of the file."""
+def _book_names(book: Any, sheet_names: Sequence[str]) -> list[ContractName]:
+    """Every defined name, Excel's built-ins left out; ``target`` says when it is not one plain
+    cell of this workbook, exactly as :mod:`kpi_xl.reader` does for the file (KPI-E115)."""
+    from .names import ContractName
+
     sheets = set(sheet_names)
-    out: list[_Name] = []
+    out: list[ContractName] = []
     for item in book.names:
         full, refers_to = item.name, item.refers_to  # two calls per name, nothing more
         scope: str | None = None
@@ -278,9 +274,15 @@ def _book_names(book: Any, sheet_names: Sequence[str]) -> list[_Name]:
         if not local or low.startswith("_xl") or low in _BUILTIN_NAMES or (scope is not None and scope not in sheets):
             continue
         ref = _parse_refers_to(refers_to)
-        if ref is None or ref[0] not in sheets:
-            continue
-        out.append(_Name(local, scope, ref[0], ref[1]))
+        text = str(refers_to or "").lstrip("=").strip()
+        if ref is None:
+            out.append(ContractName(local, scope, "", "", (text or "(ว่าง / empty)")[:80]))
+        elif ":" in text.rsplit("!", 1)[-1]:  # a range: Excel sheet names cannot hold ":"
+            out.append(ContractName(local, scope, ref[0], ref[1], text[:80]))
+        elif ref[0] not in sheets:
+            out.append(ContractName(local, scope, ref[0], ref[1], f"'{ref[0]}'!{ref[1]}"))
+        else:
+            out.append(ContractName(local, scope, ref[0], ref[1], ""))
     return out
 
 
@@ -334,13 +336,16 @@ def read_book(book: Any) -> RawWorkbook:
     """The open workbook's contract cells as the file reader would give them for the saved file."""
     from .form import load_spec
     from .model import Cell, RawWorkbook
+    from .names import contract_names
 
     spec = load_spec()
     meta_sheet = spec.meta_sheet
     sheet_names = [s.name for s in book.sheets]
     names = _book_names(book, sheet_names)
     indicator_sheets = {n.scope for n in names if n.name == KPI_CODE and n.scope is not None}
-    used = [n for n in names if n.scope is None or n.scope in indicator_sheets]
+    # The same rule as the file reader: a contract name pointing elsewhere is KPI-E115, not read
+    # (and never sizes the rectangle read below: a name on XFD1048576 is refused first).
+    used, misdirected = contract_names(tuple(names), indicator_sheets, set(sheet_names), _book_name(book))
 
     extent: dict[str, tuple[int, int]] = {}
     for n in used:
@@ -380,7 +385,7 @@ def read_book(book: Any) -> RawWorkbook:
         meta[str(key)] = Cell(name=str(key), sheet=meta_sheet, cell=f"B{r}", raw=raw)
 
     return RawWorkbook(file=_book_name(book), sheet_names=sheet_names, meta=meta,
-                       workbook_cells=workbook_cells, sheets=sheets, modified=None)
+                       workbook_cells=workbook_cells, sheets=sheets, modified=None, problems=misdirected)
 
 
 def _book_name(book: Any) -> str:

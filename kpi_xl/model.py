@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .problems import Location, Report
+from .limits import MAX_CATALOG_PARTS
+from .problems import Location, Problem, Report
 
 CHUNK = 30000  # characters per metadata cell (Excel's limit is 32,767)
 
@@ -46,6 +47,8 @@ class RawWorkbook(BaseModel):
     workbook_cells: dict[str, Cell] = Field(default_factory=dict, description="workbook-scoped names")
     sheets: dict[str, dict[str, Cell]] = Field(default_factory=dict, description="indicator sheet → name → cell")
     modified: dt.datetime | None = Field(None, description="last saved (docProps/core.xml), for duplicates")
+    problems: list[Problem] = Field(default_factory=list,
+                                    description="found while reading: contract names pointing elsewhere")
 
 
 def meta_rows(
@@ -128,6 +131,8 @@ def parse_meta(cells: dict[str, Cell], key: bytes | None = None) -> Meta:
         return "" if raw is None else str(raw)
 
     parts = int(text("catalog_parts") or 0)
+    if not 0 <= parts <= MAX_CATALOG_PARTS:  # a hand-edited count must not gather 10**9 keys
+        raise ValueError(f"catalog_parts {parts} outside 0–{MAX_CATALOG_PARTS}")
     keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]

@@ -175,6 +175,20 @@ _kind("KPI-E112", E, "Reporting quarter not chosen",
 _kind("KPI-E113", E, "Metadata sheet missing",
       "ไม่พบแผ่นงานซ่อนข้อมูลกำกับแฟ้ม ({sheet})", "the hidden metadata sheet ({sheet}) is missing",
       "ใช้แฟ้มแบบรายงานฉบับเดิมจากส่วนกลาง", "use the original workbook from head office")
+_kind("KPI-E114", E, "File exceeds a size limit",
+      "ส่วน {part} ของแฟ้มเกินขีดจำกัด: {value} (ขีดจำกัด {limit}) จึงไม่อ่านต่อ",
+      "part {part} of the file exceeds a limit: {value} (limit {limit}), so it is not read",
+      "ส่งแฟ้มแบบรายงานฉบับเดิมที่กรอกแล้วโดยไม่เพิ่มข้อมูลอื่น (ลบแผ่นงาน แถว หรือข้อมูลที่ไม่เกี่ยวข้อง)",
+      "send the original workbook, filled in, without other data (delete unrelated sheets, rows or data)")
+_kind("KPI-E115", E, "Defined name points elsewhere",
+      "ชื่อที่กำหนด \"{name}\" ชี้ไปที่ {value} แต่ต้องชี้ไปที่ช่องเดียวในแผ่นงาน {expected} จึงไม่ใช้ค่านี้",
+      "defined name \"{name}\" points to {value}, but it must point to one cell on sheet {expected}; its value is not used",
+      "อย่าแก้ชื่อที่กำหนด (สูตร > ตัวจัดการชื่อ) ใช้แฟ้มฉบับเดิมแล้วกรอกใหม่",
+      "do not edit defined names (Formulas > Name Manager); refill the original workbook")
+_kind("KPI-E116", E, "XML with a document type declaration",
+      "ส่วน {part} ของแฟ้มมีการประกาศ DTD หรือเอนทิตี (<!DOCTYPE) ซึ่ง Excel ไม่เคยเขียน จึงไม่อ่าน",
+      "part {part} of the file holds a DTD or entity declaration (<!DOCTYPE), which Excel never writes; it is not read",
+      "เปิดแฟ้มใน Excel บันทึกใหม่ แล้วส่งอีกครั้ง", "open the file in Excel, save it again and send it again")
 
 # --- Required inputs -------------------------------------------------------------------------
 _kind("KPI-E201", E, "Quarterly input missing",

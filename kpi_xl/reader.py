@@ -36,12 +36,14 @@ import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 
 import python_calamine
 
+from . import limits
 from .form import load_spec
 from .model import Cell, RawWorkbook
+from .names import ContractName, contract_names
 from .problems import KpiError, Location, Problem, problem
 
 __all__ = ["ReadError", "read_workbook", "parse_reference"]
@@ -71,7 +73,7 @@ class ReadError(KpiError):
 
 _DEFINED_NAME = re.compile(
     r"""<(?:\w+:)?definedName\b([^>]*)>
-        (?:=?(?:'((?:[^'<&]|'')+)'|([^'!:<&\[\]]+))!\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?[A-Za-z]{1,3}\$?[0-9]{1,7})?(?=<)
+        (?:=?(?:'((?:[^'<&]|'')+)'|([^'!:<&\[\]]+))!\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(:\$?[A-Za-z]{1,3}\$?[0-9]{1,7})?(?=<)
           |([^<]*))
         </(?:\w+:)?definedName>""",
     re.X,
@@ -149,11 +151,7 @@ def _rc(a1: str) -> tuple[int, int]:
 _RC_CACHE: dict[str, tuple[int, int]] = {}  # the same few hundred addresses recur in every workbook
 
 
-class _Name(NamedTuple):
-    name: str
-    scope: str | None  # the sheet of a sheet-scoped name, None for a workbook-scoped one
-    sheet: str  # the sheet the name points at
-    cell: str
+_Name = ContractName  # one defined name as found (see kpi_xl/names.py)
 
 
 def _workbook_part(zf: zipfile.ZipFile, members: set[str]) -> str | None:
@@ -207,6 +205,14 @@ def _section(xml: str, tag: str) -> str:
     return xml[opening.start():end + len(tag) + 1] if end >= 0 else ""
 
 
+def _cached(function: Any, xml: str, *args: Any) -> Any:
+    """``function(xml, …)`` through its cache only when ``xml`` is of a real workbook's size: the
+    cache keeps its keys alive, and 64 hostile 30 MB parts must not stay in memory."""
+    if len(xml) <= limits.CACHED_XML_CHARS:
+        return function(xml, *args)
+    return function.__wrapped__(xml, *args)
+
+
 @lru_cache(maxsize=64)
 def _sheets(xml: str) -> tuple[tuple[str, str], ...]:
     """(sheet name, relationship id) in workbook order."""
@@ -215,7 +221,9 @@ def _sheets(xml: str) -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=64)
 def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
-    """Every defined name that points at one cell (or a range's top-left), built-ins excluded.
+    """Every defined name, built-ins excluded; ``target`` says when it is not one plain cell of
+    this workbook (a range, another workbook, ``#REF!``) so that a contract name pointing there is
+    reported, never read (KPI-E115).
 
     A workbook of 30 indicators has ~750 names; one regular expression splits each into its
     attributes and, for the usual plain reference, sheet/column/row, so the loop stays short.
@@ -226,7 +234,7 @@ def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
     count = len(sheet_names)
     if "&apos;" in xml:  # LibreOffice escapes the quotes around sheet names; attributes use "…"
         xml = xml.replace("&apos;", "'")
-    for attrs, quoted, bare, col, row, other in _DEFINED_NAME.findall(xml):
+    for attrs, quoted, bare, col, row, end, other in _DEFINED_NAME.findall(xml):
         if attrs.startswith(' name="'):
             name = attrs[7:attrs.find('"', 7)]
         else:
@@ -245,20 +253,24 @@ def _defined_names(xml: str, sheet_names: tuple[str, ...]) -> tuple[_Name, ...]:
             if match is None or int(match.group(1)) >= count:
                 continue
             scope = sheet_names[int(match.group(1))]
+        target = ""
         if col:
-            if row[0] == "0":
-                if not row.strip("0"):
-                    continue  # row 0 does not exist
-                row = row.lstrip("0")
             sheet = quoted.replace("''", "'") if quoted else bare.strip()
+            if row[0] == "0":
+                row = row.lstrip("0") or "0"
             cell = col.upper() + row
+            if end or row == "0":  # a range, or row 0 (which does not exist)
+                target = f"'{sheet}'!{cell}{end.replace('$', '').upper()}"
         else:
-            ref = parse_reference(_unescape(other))  # e.g. a reference written with entities
-            if ref is None:
-                continue  # a broken (#REF!) or non-cell name: the validator reports it as missing
-            sheet, cell = ref
-        if sheet in sheets:
-            out.append(_Name(name, scope, sheet, cell))
+            text = _unescape(other).strip()
+            ref = parse_reference(text)  # e.g. a reference written with entities
+            if ref is None or ":" in text or "[" in text:
+                sheet, cell, target = "", "", (text.lstrip("=") or "(ว่าง / empty)")[:80]
+            else:
+                sheet, cell = ref
+        if sheet not in sheets and not target:
+            target = f"'{sheet}'!{cell}"  # a sheet this workbook does not have
+        out.append(_Name(name, scope, sheet, cell, target))
     return tuple(out)
 
 
@@ -278,17 +290,24 @@ def _modified(zf: zipfile.ZipFile, members: set[str]) -> dt.datetime | None:
     return stamp.astimezone(dt.UTC)
 
 
-def _member(zf: zipfile.ZipFile, data: bytes, name: str) -> bytes:
-    """A member's bytes, inflated straight from the buffer: twice as fast as ``ZipFile.read`` for
-    the many small sheet parts. (No CRC check: calamine reads the same parts and checks them.)"""
+def _member(zf: zipfile.ZipFile, data: bytes, name: str, file: str) -> bytes:
+    """A member's bytes, inflated straight from the buffer (twice as fast as ``ZipFile.read`` for
+    the many small sheet parts) and bounded: never more than the size the central directory
+    declares (checked against the limits before), since a lying header must not cost more.
+    (No CRC check: calamine reads the same parts and checks them.)"""
     info = zf.getinfo(name)
     if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
         offset = info.header_offset
         if data[offset:offset + 4] == b"PK\x03\x04":
             name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
             start = offset + 30 + name_len + extra_len
-            return zlib.decompressobj(-15).decompress(data[start:start + info.compress_size])
-    return zf.read(name)
+            inflater = zlib.decompressobj(-15)
+            out = inflater.decompress(data[start:start + info.compress_size], info.file_size + 1)
+            if len(out) > info.file_size:
+                raise _too_large(file, f"{name} (ขนาดจริงเกินที่ระบุในแฟ้ม / inflates beyond its declared size)",
+                                 f"> {_mib(info.file_size)}", _mib(info.file_size))
+            return out
+    return zf.read(name)  # zipfile never returns more than the declared size
 
 
 def _error_cells(xml: bytes) -> dict[str, str]:
@@ -411,6 +430,7 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
     except zipfile.BadZipFile as exc:
         raise _unreadable(file, f"แฟ้ม zip เสียหาย / corrupt zip package ({_short(exc)})") from exc
     with zf:
+        _check_members(zf.infolist(), file)
         members = set(zf.namelist())
         workbook_part = _workbook_part(zf, members)
         if workbook_part is None:
@@ -419,10 +439,12 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
             else:
                 detail = "ไม่ใช่แฟ้ม Excel (.xlsx/.xlsm) / not an Excel workbook (.xlsx/.xlsm)"
             raise _unreadable(file, detail)
-        workbook_xml = zf.read(workbook_part).decode("utf-8")
-        sheet_rids = _sheets(_section(workbook_xml, "sheets"))
+        workbook_xml = _text(_member(zf, data, workbook_part, file), workbook_part, file)
+        sheet_rids = _cached(_sheets, _section(workbook_xml, "sheets"))
+        if len(sheet_rids) > limits.MAX_SHEETS:
+            raise _too_large(file, f"{workbook_part} (แผ่นงาน / sheets)", len(sheet_rids), limits.MAX_SHEETS)
         sheet_names = [name for name, _ in sheet_rids]
-        names = _defined_names(_section(workbook_xml, "definedNames"), tuple(sheet_names))
+        names = _cached(_defined_names, _section(workbook_xml, "definedNames"), tuple(sheet_names))
 
         indicator_sheets = [n.scope for n in names if n.name == KPI_CODE and n.scope is not None]
         if meta_sheet not in sheet_names and not indicator_sheets:
@@ -430,21 +452,24 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
                                     detail="no _kpi_meta sheet and no kpi_code names"))
 
         wanted_scopes = set(indicator_sheets)
-        used = [n for n in names if n.scope is None or n.scope in wanted_scopes]
+        used, misdirected = contract_names(names, wanted_scopes, set(sheet_names), file)
         needed = _ordered({n.sheet for n in used} | ({meta_sheet} & set(sheet_names)), sheet_names)
 
         modified = _modified(zf, members)
-        grids = _grids(data, needed)
+        parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
+        # Every part calamine will inflate is inflated here first, bounded: its declared size may lie.
+        xml = {sheet: _no_dtd(_member(zf, data, parts[sheet], file), parts[sheet], file)
+               for sheet in needed if sheet in parts}
+        for part in _calamine_parts(members):
+            _no_dtd(_member(zf, data, part, file), part, file)
+        trimmed = _trim_far_cells(xml, used, meta_sheet)
+        source = data if not trimmed else _calamine_package(zf, data, file, parts, needed, trimmed)
+        grids = _grids(source, needed)
         # calamine reads an error value (#DIV/0!) as an empty cell. Only a sheet where a named cell
         # came back empty can hide one, so only those sheets' XML is searched.
         values = [_value(grids[n.sheet], n.cell) for n in used]
         suspects = {n.sheet for n, raw in zip(used, values, strict=True) if raw is None}
-        errors: dict[str, dict[str, str]] = {}
-        if suspects:
-            parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
-            for sheet in _ordered(suspects, sheet_names):
-                if sheet in parts:
-                    errors[sheet] = _error_cells(_member(zf, data, parts[sheet]))
+        errors = {sheet: _error_cells(xml[sheet]) for sheet in _ordered(suspects, sheet_names) if sheet in xml}
 
     workbook_cells: dict[str, Cell] = {}
     sheets: dict[str, dict[str, Cell]] = {sheet: {} for sheet in _ordered(wanted_scopes, sheet_names)}
@@ -459,6 +484,8 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
 
     meta: dict[str, Cell] = {}
     for r, line in enumerate(grids.get(meta_sheet, ())):
+        if r >= limits.MAX_META_ROWS:
+            break
         key = line[META_KEY_COLUMN] if line else ""
         if key == "" or key is None:
             continue
@@ -466,6 +493,7 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
             key = int(key)
         raw = line[META_VALUE_COLUMN] if len(line) > META_VALUE_COLUMN else ""
         meta[str(key)] = _cell(str(key), meta_sheet, f"{META_VALUE_LETTER}{r + 1}", None if raw == "" else raw)
+    _check_meta_counts(meta, file, meta_sheet)
 
     return RawWorkbook(
         file=file,
@@ -474,7 +502,182 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
         workbook_cells=workbook_cells,
         sheets=sheets,
         modified=modified,
+        problems=misdirected,
     )
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def _too_large(file: str, part: str, value: int | str, limit: int | str,
+               location: Location | None = None) -> ReadError:
+    return ReadError(problem("KPI-E114", location or Location(file=file), part=part, value=value, limit=limit))
+
+
+def _mib(size: int) -> str:
+    return f"{size / limits.MiB:,.1f} MiB" if size >= limits.MiB else f"{size:,} bytes"
+
+
+def _check_members(infos: list[zipfile.ZipInfo], file: str) -> None:
+    """Bounds read from the zip central directory, before anything is inflated: member count,
+    duplicate names, each member's size and compression ratio, the whole package's size."""
+    if len(infos) > limits.MAX_MEMBERS:
+        raise _too_large(file, "zip (จำนวนส่วน / members)", len(infos), limits.MAX_MEMBERS)
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise _unreadable(file, f"แฟ้ม zip เสียหาย: มีส่วนชื่อ {name} ซ้ำสองส่วน / corrupt zip package: "
+                                    f"two members are named {name}")
+        seen.add(name)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _unreadable(file, f"ส่วน {name} ใช้วิธีบีบอัดที่ Excel ไม่ใช้ / part {name} uses a compression "
+                                    f"Excel does not write (method {info.compress_type})")
+        if info.file_size > limits.MAX_MEMBER_BYTES:
+            raise _too_large(file, name, _mib(info.file_size), _mib(limits.MAX_MEMBER_BYTES))
+        if info.file_size > limits.RATIO_MIN_BYTES and \
+                info.file_size > limits.MAX_COMPRESSION_RATIO * max(1, info.compress_size):
+            raise _too_large(file, name, f"{info.file_size // max(1, info.compress_size):,}:1 "
+                             f"(บีบอัด / compression ratio)", f"{limits.MAX_COMPRESSION_RATIO}:1")
+        total += info.file_size
+    if total > limits.MAX_PACKAGE_BYTES:
+        raise _too_large(file, "zip (ทั้งแฟ้ม / whole package)", _mib(total), _mib(limits.MAX_PACKAGE_BYTES))
+
+
+def _check_meta_counts(meta: dict[str, Cell], file: str, meta_sheet: str) -> None:
+    """``catalog_parts`` decides how many rows are gathered: a hand-edited 10**9 is refused here."""
+    cell = meta.get("catalog_parts")
+    if cell is None or cell.raw is None:
+        return
+    try:
+        parts = int(float(str(cell.raw).strip()))
+    except (ValueError, OverflowError):
+        return  # not a number: the checksum (KPI-E104) reports the edited sheet
+    if not 0 <= parts <= limits.MAX_CATALOG_PARTS:
+        raise _too_large(file, f"{meta_sheet}!{cell.cell} (catalog_parts)", str(cell.raw)[:40],
+                         limits.MAX_CATALOG_PARTS, Location(file=file, sheet=meta_sheet, cell=cell.cell))
+
+
+def _no_dtd(xml: bytes, part: str, file: str) -> bytes:
+    """Excel never writes a DTD; one in a part is at best useless, at worst an entity bomb or an
+    external entity (XXE) for whichever XML parser reads the part next (annotate's openpyxl)."""
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise ReadError(problem("KPI-E116", Location(file=file), part=part))
+    return xml
+
+
+def _text(xml: bytes, part: str, file: str) -> str:
+    return _no_dtd(xml, part, file).decode("utf-8")
+
+
+def _calamine_parts(members: set[str]) -> list[str]:
+    """Parts calamine inflates besides the sheets: shared strings, styles, relationships."""
+    return sorted(m for m in members if m.endswith(("sharedStrings.xml", "styles.xml", "workbook.xml.rels")))
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+# --- far cells ---------------------------------------------------------------------------------
+
+# Any cell (or row) reference beyond Z999: one regex pass tells a normal form sheet from one with
+# cells far away (``r="XFD1048576"``); only the latter is trimmed. The pattern starts with the
+# literal `` r=`` and alternates the quotes so that ``re`` can skip ahead fast (≈ 1 ms for 30
+# sheets; ``\sr\s*=`` took 7 ms). Every writer puts ``r="…"`` first on a cell and a row; a cell
+# or row without it there (no ``r`` at all: its place follows the previous one; ``r`` later, or
+# written ``r = '…'``) escapes that regex, so such a sheet is trimmed too (``_ODD``, 0.6 ms), as is
+# one holding a tab or line break (a single-byte search): cutting cells beyond the named area never
+# changes what is read.
+_FAR = re.compile(rb""" r=(?:"|')(?:[A-Z]{2}|[A-Z]*[0-9]{4})""")
+_ODD = re.compile(rb"""<(?:c|row)(?! r=")[\s>/]""")
+_TOKEN = re.compile(rb"<(/?)(?:\w+:)?(row|c)\b([^>]*?)(/?)>")
+_CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
+_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+_ROW_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']([0-9]{1,7})["']""")
+_EMPTY_SHEET = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>')
+
+
+def _maybe_far(xml: bytes) -> bool:
+    return (_FAR.search(xml) is not None or _ODD.search(xml) is not None
+            or b"\t" in xml or b"\n" in xml or b"\r" in xml)
+
+
+def _trim_far_cells(xml: dict[str, bytes], used: list[_Name], meta_sheet: str) -> dict[str, bytes]:
+    """Sheets with cells beyond the named area, those cells cut: calamine builds a dense grid up
+    to the furthest cell, so one stray cell at XFD1048576 would cost 17 billion cells. Cells
+    beyond every named cell of their sheet are never read, so cutting them changes nothing."""
+    out: dict[str, bytes] = {}
+    for sheet, body in xml.items():
+        if not _maybe_far(body):
+            continue
+        if sheet == meta_sheet:
+            last_row, last_col = limits.MAX_META_ROWS, META_VALUE_COLUMN + 1
+        else:
+            cells = [_rc(n.cell) for n in used if n.sheet == sheet]
+            last_row = max((r for r, _ in cells), default=0) + 1
+            last_col = max((c for _, c in cells), default=0) + 1
+        out[sheet] = _cut(body, last_row, last_col)
+    return out
+
+
+def _cut(xml: bytes, last_row: int, last_col: int) -> bytes:
+    """``xml`` without the cells beyond row ``last_row`` or column ``last_col`` (1-based). Each
+    cell's place is its ``r``, else the one after the previous cell (a row's: after the previous
+    row), as calamine places them. Implicit places only grow along a row, so a cut never moves a
+    cell that stays."""
+    parts: list[bytes] = []
+    copied = 0  # xml[:copied] is decided
+    row = col = 0
+    for token in _TOKEN.finditer(xml):
+        if token.start() < copied:
+            continue  # inside a cell already cut
+        closing, tag, attrs, self_closing = token.groups()
+        if closing:
+            continue
+        if tag == b"row":
+            found = _ROW_ATTR.search(attrs)
+            row, col = (int(found.group(1)) if found else row + 1), 0
+            continue
+        ref = _R_ATTR.search(attrs)
+        if ref is not None:
+            col = 0
+            for ch in ref.group(1):
+                col = col * 26 + ch - 64
+            at_row = int(ref.group(2))
+        else:
+            col, at_row = col + 1, row
+        if at_row <= last_row and col <= last_col:
+            continue
+        end = token.end()
+        if not self_closing:
+            close = _CELL_END.search(xml, end)
+            end = close.end() if close is not None else len(xml)
+        parts.append(xml[copied:token.start()])
+        copied = end
+    parts.append(xml[copied:])
+    return b"".join(parts)
+
+
+def _calamine_package(zf: zipfile.ZipFile, data: bytes, file: str, parts: dict[str, str], needed: list[str],
+                      trimmed: dict[str, bytes]) -> bytes:
+    """A small stored package for calamine: the trimmed sheets, the other needed sheets as they
+    are, every other sheet empty (never read), the XML parts calamine looks at."""
+    sheet_parts = set(parts.values())
+    wanted = {parts[s]: s for s in needed if s in parts}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for info in zf.infolist():
+            name = info.filename
+            if name in wanted:
+                sheet = wanted[name]
+                out.writestr(name, trimmed[sheet] if sheet in trimmed else _member(zf, data, name, file))
+            elif name in sheet_parts:
+                out.writestr(name, _EMPTY_SHEET)
+            elif name.endswith((".xml", ".rels")) and not name.startswith(("xl/worksheets/", "docProps/")):
+                out.writestr(name, _member(zf, data, name, file))
+    return buf.getvalue()
 
 
 def _ordered(items: Iterable[str], order: list[str]) -> list[str]:

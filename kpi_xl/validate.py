@@ -99,7 +99,12 @@ def evaluate(
         structure += rules.district_known(raw, spec, meta, known)
         structure += rules.district_expected(raw, spec, meta, expected_district)
         structure += rules.fiscal_year_matches(raw, spec, meta, reference_catalog.fiscal_year if reference_catalog else None)
-    structure += rules.workbook_names_present(raw, spec)
+    # A contract name pointing elsewhere (KPI-E115, found by the reader) is not read; it is not
+    # also reported as missing (KPI-E111).
+    misdirected = {(p.location.sheet, p.location.name) for p in raw.problems if p.code == "KPI-E115"}
+    misdirected_names = {name for _, name in misdirected}
+    structure += raw.problems
+    structure += [p for p in rules.workbook_names_present(raw, spec) if p.params.get("value") not in misdirected_names]
 
     fiscal_year = meta.fiscal_year if meta is not None else (used.fiscal_year if used is not None else None)
     if meta is not None:
@@ -122,7 +127,8 @@ def evaluate(
             continue
         page = rules.Page(file=raw.file, spec=spec, indicator=ind, sheet=code, cells=raw.sheets[code],
                           fiscal_year=fiscal_year)
-        page_problems = rules.defined_names_present(page)
+        page_problems = [p for p in rules.defined_names_present(page)
+                         if (p.location.sheet, p.location.name) not in misdirected]
         for rule in rules.READ_RULES:
             page_problems += rule(page)
         pages.append((ind, page, page_problems))

@@ -254,3 +254,21 @@ def test_libreoffice_sees_notes_fills_links_and_buttons(wrong: Path, tmp_path: P
     assert events.count("KpiSubmit") == sheets_with_buttons
     assert content.lower().count("#ffc7ce") >= 1  # the light-red cell style
     assert f'xlink:href="#&apos;KPI-01&apos;.{Q1}"' in content  # LibreOffice writes Sheet.A1 for Sheet!A1
+
+
+@pytest.mark.parametrize("text", ["=cmd|' /C calc'!A0", "+1+cmd", "@SUM(A1)", "-2+3", "ก\x01ข\x1fค"])
+def test_strings_are_written_as_text_never_as_formulas(tmp_path: Path, text: str) -> None:
+    """openpyxl stores a string starting with "=" as a formula; annotate's writer forces text
+    and drops the control bytes XML 1.0 cannot carry (openpyxl would refuse to save them)."""
+    from kpi_xl.annotate import _text
+
+    book = openpyxl.Workbook()
+    cell = _text(book.active["B2"], text)
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
+    back = openpyxl.load_workbook(path).active["B2"]
+    assert back.data_type == "s" and cell.data_type == "s"
+    assert back.value == re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)

@@ -626,3 +626,17 @@ def test_notes_use_xlwings_when_it_can_and_the_com_fallback_says_what_it_needs(w
 def test_every_xlwings_member_the_button_uses_exists_in_the_installed_xlwings() -> None:
     assert xlcompat.missing_members(xw) == []
     assert xlcompat.fallbacks_in_use(xw) == []
+def test_a_contract_name_pointing_elsewhere_is_reported_like_the_file_reader_does(wrong: Path) -> None:
+    """The button applies the file reader's rule (kpi_xl/names.py): a contract name moved to a
+    range, another sheet or a cell far outside the form is KPI-E115 and its value is not read."""
+    payload = excel.remote_payload(wrong)
+    moved = {"evidence": "='KPI-01'!$B$27:$B$29", "obstacles": "='คำชี้แจง'!$C$9", "year_summary": "='KPI-01'!$XFD$1048576"}
+    for name in payload["names"]:
+        if name["scope_sheet_name"] == "KPI-01" and name["name"] in moved:
+            name.update(refers_to=moved[name["name"]])
+    raw = excel.read_book(xw.Book(json=payload))
+    assert not set(moved) & set(raw.sheets["KPI-01"])
+    found = {(p.code, p.location.sheet, p.location.name, p.params["value"]) for p in raw.problems}
+    assert found == {("KPI-E115", "KPI-01", "evidence", "'KPI-01'!$B$27:$B$29"),
+                     ("KPI-E115", "KPI-01", "obstacles", "'คำชี้แจง'!C9"),
+                     ("KPI-E115", "KPI-01", "year_summary", "'KPI-01'!XFD1048576")}

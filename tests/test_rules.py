@@ -226,7 +226,8 @@ def test_clean_workbook_has_no_problems(quarter: int) -> None:
 
 
 def test_every_workbook_code_has_a_rule_and_a_test() -> None:
-    reader_codes = {"KPI-E100", "KPI-E101", "KPI-E102"}
+    # Found while reading the package (limits, misdirected names, DTDs): tests/test_hostile.py.
+    reader_codes = {"KPI-E100", "KPI-E101", "KPI-E102", "KPI-E114", "KPI-E115", "KPI-E116"}
     workbook_codes = {c for c in REGISTRY if c[4] in "EW" and c[5] in "1234"} - reader_codes
     assert set(rules.RULES) == workbook_codes
     tested = {e[0] for c in CASES for e in c.expected} | STRUCTURE_TESTED

@@ -117,23 +117,20 @@ def test_trend_and_latest_run_come_from_every_period_in_history(demo: dict, tmp_
     db = tmp_path / "history.sqlite"
     shutil.copy(demo["database"], db)
     with sqlite3.connect(db) as conn:
-        latest = conn.execute("select max(id) from runs").fetchone()[0]  # the demo's 2564/Q4 run
         conn.execute("""insert into runs (fiscal_year, quarter, run_at, catalog_hash, catalog_title, districts,
                         received, clean, with_errors, missing, files, mean_score, forced)
                         select 2563, quarter, '2020-11-01 00:00:00', catalog_hash, catalog_title, districts,
-                        received, clean, with_errors, missing, files, mean_score, 0 from runs where id = ?""",
-                     (latest,))
+                        received, clean, with_errors, missing, files, mean_score, 0 from runs""")
         old = conn.execute("select id from runs where fiscal_year = 2563").fetchone()[0]
         conn.execute("""insert into accepted (run_id, fiscal_year, quarter, accepted_at, action)
-                        select ?, 2563, quarter, '2020-11-01 00:00:00', 'run' from runs where id = ?""", (old, old))
-        conn.execute("""insert into district_results (run_id, fiscal_year, quarter, district_code, district_name_th,
-                        status, file, saved, errors, warnings, score, rank) select ?, 2563, quarter, district_code,
-                        district_name_th, status, file, saved, errors, warnings, score - 1, rank
-                        from district_results where run_id = ?""", (old, latest))
-        conn.execute("""insert into results (run_id, fiscal_year, quarter, district_code, indicator_code,
-                        indicator_name_th, scoring, weight, year_value, score, level, target_met)
-                        select ?, 2563, quarter, district_code, indicator_code, indicator_name_th, scoring, weight,
-                        year_value, score, level, target_met from results where run_id = ?""", (old, latest))
+                        values (?, 2563, 4, '2020-11-01 00:00:00', 'run')""", (old,))
+        current = conn.execute("select max(id) from runs where fiscal_year = 2564").fetchone()[0]
+        for table, lower in (("district_results", "score"), ("results", None)):
+            columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
+            values = ", ".join("?" if c == "run_id" else "2563" if c == "fiscal_year"
+                               else f"{c} - 1" if c == lower else c for c in columns)
+            conn.execute(f"insert into {table} ({', '.join(columns)}) select {values} from {table} "
+                         "where run_id = ?", (old, current))
     from kpi_xl.history import open_db
 
     engine = open_db(db)
@@ -287,7 +284,7 @@ def test_consolidate_html_writes_the_site_after_the_run(demo: dict, tmp_path: Pa
     result = CliRunner().invoke(app, [
         "consolidate", str(demo["inbox"]), "--catalog", str(sample_catalog_path()), "--quarter", "4",
         "--out", str(tmp_path / "summary.xlsx"), "--db", str(db), "--html", str(tmp_path / "site")])
-    assert result.exit_code == 1, result.output  # the demo is incomplete on purpose (missing, with errors)
+    assert result.exit_code == 1, result.output  # written; the demo inbox has errors and missing districts
     twin = json.loads((tmp_path / "site" / "index.json").read_text(encoding="utf-8"))
     assert twin["counts"]["received"] == 48
     assert twin["meta"]["has_details"]  # the run's own summary workbook was found and read

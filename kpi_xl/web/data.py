@@ -4,7 +4,7 @@ This is the only module of :mod:`kpi_xl.web` that touches the database, so the h
 change under it in one place. It uses plain SQLAlchemy Core against the tables of
 :mod:`kpi_xl.history` and never writes.
 
-Which run counts for a period is decided by :func:`current_runs` alone: today it is the latest run
+Which run counts for a period is decided by :func:`current_runs` alone: the run the period's latest "accepted" marker names
 of each fiscal year and quarter (highest ``run_at``, then highest id). When history keeps every run
 and marks the accepted one, *that query* is the single place to change to "latest accepted run";
 every page follows.
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, create_engine, select
+from sqlalchemy import Engine, and_, create_engine, func, inspect, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Select
 
-from ..history import district_results, period_label, problems, results, runs, submissions
+from ..history import accepted, district_results, period_label, problems, results, runs, submissions
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import Catalog
@@ -55,12 +55,16 @@ class NoHistory(LookupError):
 # The queries
 
 
-def current_runs() -> Select:
-    """The run that counts for each period: THE place to adapt to "latest accepted run".
+def current_runs(has_accepted: bool = True) -> Select:
+    """The run that counts for each period: the one the period's latest "accepted" marker names
+    (history keeps every run; a restore appends a marker), exactly as ``kpi-xl history`` says.
 
-    Today: the latest run per (fiscal_year, quarter), by ``run_at`` then ``id``. With an
-    acceptance mark, add ``.where(<accepted>)`` to the inner query and the outer one.
+    A database written before markers existed (schema v1, read without upgrading it: the report
+    creates nothing) falls back to the latest run per period, by ``run_at`` then ``id``.
     """
+    if has_accepted:
+        latest = select(func.max(accepted.c.id)).group_by(accepted.c.fiscal_year, accepted.c.quarter)
+        return select(runs).where(runs.c.id.in_(select(accepted.c.run_id).where(accepted.c.id.in_(latest))))
     newer = runs.alias("newer")
     later_exists = (
         select(newer.c.id)
@@ -69,6 +73,10 @@ def current_runs() -> Select:
         .exists()
     )
     return select(runs).where(~later_exists)
+
+
+def _has_accepted(engine: Engine) -> bool:
+    return inspect(engine).has_table("accepted")
 
 
 def connect(db: str | Path | Engine) -> Engine:
@@ -85,7 +93,7 @@ def connect(db: str | Path | Engine) -> Engine:
 
 def periods(engine: Engine) -> list[tuple[int, int]]:
     """Every period with a current run, oldest first."""
-    sub = current_runs().subquery()
+    sub = current_runs(_has_accepted(engine)).subquery()
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(sub.c.fiscal_year, sub.c.quarter)
@@ -147,7 +155,7 @@ def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int |
         raise NoHistory(f"ไม่มีผลของ {period_label(fiscal_year, quarter)} ในฐานข้อมูล / "
                         f"no run for {period_label(fiscal_year, quarter)}; stored: "
                         + ", ".join(period_label(*p) for p in all_periods))
-    current = current_runs().subquery()
+    current = current_runs(_has_accepted(engine)).subquery()
     with engine.connect() as conn:
         run = dict(conn.execute(select(current).where(
             current.c.fiscal_year == fiscal_year, current.c.quarter == quarter)).mappings().one())
