@@ -833,6 +833,15 @@ def current_results(engine: Engine, fiscal_year: int, quarter: int) -> dict[tupl
     return {(r["district_code"], r["indicator_code"]): dict(r) for r in rows}
 
 
+def current_files(engine: Engine, fiscal_year: int, quarter: int) -> dict[int, str]:
+    """District → SHA-256 of the workbook the period's current run used."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(submissions.c.district_code, submissions.c.sha256).where(
+            submissions.c.fiscal_year == fiscal_year, submissions.c.quarter == quarter,
+            submissions.c.used.is_(True), submissions.c.run_id.in_(_current_ids()))).all()
+    return {int(code): sha for code, sha in rows if code is not None and sha}
+
+
 def record_assessments(engine: Engine, fiscal_year: int, quarter: int, entries: list[dict[str, Any]], *,
                        applied_at: dt.datetime, review_file: str) -> tuple[int, int]:
     """Append the entries that differ from the current assessment, with one audit row per changed

@@ -388,6 +388,11 @@ _kind("KPI-E718", E, "Not a review workbook",
       "ไม่ใช่แฟ้มตรวจประเมินที่ kpi-xl สร้าง ({detail})", "not a review workbook written by kpi-xl ({detail})",
       "ใช้แฟ้ม review_<ปี>_Q<ไตรมาส>.xlsx ที่ kpi-xl consolidate เขียนไว้ข้างแฟ้มสรุป",
       "use the review_<fy>_Q<q>.xlsx that kpi-xl consolidate wrote beside the summary")
+_kind("KPI-E719", E, "Reviewed an older submission",
+      "เขต {district} ส่งแฟ้มใหม่หลังจากเขียนแฟ้มตรวจประเมินนี้ ผลการตรวจในแถวนี้เป็นของแฟ้มเดิม",
+      "district {district} sent a new workbook after this review workbook was written: this row assessed the old one",
+      "ใช้แฟ้มตรวจประเมินที่เขียนจากการรวบรวมล่าสุด (สิ่งที่กรอกไว้สำหรับเขตอื่นยังอยู่)",
+      "use the review workbook of the latest consolidation (your entries for the other districts are kept there)")
 _kind("KPI-W711", W, "Earlier quarter's value changed",
       "ผลไตรมาสที่ {quarter} เปลี่ยนจาก {old} (ที่ส่วนกลางบันทึกไว้เมื่อรวบรวมไตรมาส {quarter}) เป็น {new}",
       "quarter {quarter}'s value changed from {old} (stored when quarter {quarter} was consolidated) to {new}",

@@ -118,6 +118,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory, sample_catalog: Catalog,
     assert done.exit_code == 0, done.output
     c.audit_after_second_apply = len(_rows(db, history.assessment_audit))
     c.extra["after_apply"] = tree_hashes(inbox)
+    c.extra["old_review"] = shutil.copy(review_file, root / "old_review.xlsx")
     # Chatuchak fixes the returned KPI-03 in its feedback copy, signs off again and resubmits.
     copy = out / "feedback_2564_Q2" / feedback.feedback_name(inbox / ready.name, 2564, QUARTER)
     fixed = fill.fill_workbook(copy, root / "fixed.xlsm", values={"KPI-03": {"q2_value": 12345}})
@@ -297,3 +298,15 @@ def test_a_later_quarter_changing_an_earlier_value_warns_with_both_values(
     stored = {(r["quarter"], r["run_id"]): r["q2_value"] for r in _rows(cycle.db, history.results)
               if (r["district_code"], r["indicator_code"]) == (1001, "KPI-03")}
     assert old in stored.values() and old + 7 in stored.values()  # the history keeps both
+
+
+def test_a_review_of_a_file_since_replaced_is_refused(cycle: Cycle, tmp_path: Path) -> None:
+    """Chatuchak sent again and head office re-consolidated: the old review's Chatuchak rows no
+    longer describe what the district says (KPI-E719); nothing is stored."""
+    before = len(_rows(cycle.db, history.assessments))
+    done = CliRunner().invoke(app, ["review", "apply", str(cycle.extra["old_review"]), "--db", str(cycle.db),
+                                    "--out", str(tmp_path / "fb")], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    codes = {line.split()[0] for line in done.output.splitlines() if line.startswith("KPI-")}
+    assert codes == {"KPI-E719"} and "เขต 1030 ส่งแฟ้มใหม่" in done.output.replace("\n", "")
+    assert len(_rows(cycle.db, history.assessments)) == before

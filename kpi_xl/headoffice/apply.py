@@ -53,9 +53,13 @@ def _text(value: Any) -> str | None:
     return str(value).strip()
 
 
-def check_entries(entries: list[Entry], known: set[tuple[int, str]], file: str) -> tuple[list[dict[str, Any]],
-                                                                                         list[Problem]]:
-    """Entries → clean dicts (rows with any head-office entry) and every problem, located."""
+def check_entries(entries: list[Entry], known: set[tuple[int, str]], file: str,
+                  files: dict[int, str] | None = None) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Entries → clean dicts (rows with any head-office entry) and every problem, located.
+
+    ``files``: district → SHA-256 of the workbook the period's current run used; a row reviewed
+    from another file (the district sent again and head office re-consolidated) is refused, since
+    what was assessed is no longer what the district says."""
     from .. import thai
 
     found: list[Problem] = []
@@ -77,6 +81,9 @@ def check_entries(entries: list[Entry], known: set[tuple[int, str]], file: str) 
             found.append(problem("KPI-E714", Location(file=file, sheet=SHEET, row=e.row, cell=f"A{e.row}")))
             continue
         if all(_blank(getattr(e, k)) for k in HQ):
+            continue
+        if files is not None and key[0] in files and _text(e.submission) != files[key[0]]:
+            found.append(problem("KPI-E719", at(e, "district_code"), district=key[0]))
             continue
         score = None
         if not _blank(e.hq_score):
@@ -129,7 +136,7 @@ def apply_review(review: str | Path, *, db: str | Path | None = None, out: str |
     engine = history.open_db(url)
     try:
         results = history.current_results(engine, fy, q)
-        clean, found = check_entries(entries, set(results), review.name)
+        clean, found = check_entries(entries, set(results), review.name, history.current_files(engine, fy, q))
         if any(p.is_error for p in found):
             raise KpiError(found)
         when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
