@@ -146,6 +146,7 @@ def test_every_district_signed_off_and_head_office_sees_it(cycle: Cycle) -> None
     rows = review.read_review(cycle.review_file)
     assert len(rows) == sum(len(cycle.catalog.for_district(c)) for c in CODES)  # districts that sent only
     assert all("ยืนยันส่งไตรมาส 2 แล้ว" in r.read_only["signoff"] for r in rows)
+    assert all("นางสาวสุภาพร ใจดี (หัวหน้าฝ่ายปกครอง)" in r.read_only["signoff"] for r in rows)  # who signed
 
 
 def test_the_review_workbook_is_formatted_protected_and_validated(cycle: Cycle) -> None:

@@ -120,7 +120,7 @@ def review_rows(result: ConsolidationResult) -> list[dict[str, Any]]:
             "narrative": "" if _blank(r.get(f"q{quarter}_report")) else str(r[f"q{quarter}_report"]),
             "obstacles": "" if _blank(r.get("obstacles")) else str(r["obstacles"]),
             "problems": "\n".join(problems.get((code, r["indicator_code"]), [])),
-            "signoff": (d.get("signoff_th") or "") if not _blank(d.get("file")) else str(d["status_th"]),
+            "signoff": _signoff_text(d) if not _blank(d.get("file")) else str(d["status_th"]),
             "submission": "" if _blank(d.get("file")) else (sha.get(d["file"]) or ""),
             "file": "" if _blank(d.get("file")) else str(d["file"]),
             "returned": {"changed": "ส่งกลับแก้ไข: เขตแก้ไขแล้ว / changed",
@@ -129,6 +129,15 @@ def review_rows(result: ConsolidationResult) -> list[dict[str, Any]]:
     for row in rows:
         row["row_hash"] = row_hash(row)
     return rows
+
+
+def _signoff_text(d: Any) -> str:
+    """The sign-off state, then who signed and when (texts from the workbook: written as text)."""
+    lines = [d.get("signoff_th") or ""]
+    who, when = d.get("signoff_signer"), d.get("signoff_time")
+    if not _blank(who) or not _blank(when):
+        lines.append(" ".join(str(x) for x in (who, when) if not _blank(x)))
+    return "\n".join(x for x in lines if x)
 
 
 @dataclass
