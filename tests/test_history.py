@@ -299,6 +299,39 @@ def test_postgresql_keeps_assessments_and_their_audit(postgres_url: str) -> None
     engine.dispose()
 
 
+def test_postgresql_upgrades_a_schema_2_database(postgres_url: str) -> None:
+    """2 → 3 on a real PostgreSQL (ALTER TABLE ... ADD COLUMN), in a schema of its own."""
+    import importlib.util
+
+    from sqlalchemy import text
+
+    setup = create_engine(postgres_url)
+    with setup.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS v2 CASCADE"))
+        conn.execute(text("CREATE SCHEMA v2"))
+    setup.dispose()
+    url = postgres_url + ("&" if "?" in postgres_url else "?") + "options=-csearch_path%3Dv2"
+    spec = importlib.util.spec_from_file_location("kpi_xl.history_v2", Path(__file__).parent / "legacy" / "history_v2.py")
+    assert spec is not None and spec.loader is not None
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    engine = old.open_db(url)
+    with engine.begin() as conn:
+        run_id = conn.execute(old.insert(old.runs).values(
+            fiscal_year=2564, quarter=1, run_at=dt.datetime(2021, 1, 20), catalog_hash="x" * 64,
+            forced=False)).inserted_primary_key[0]
+        conn.execute(old.insert(old.results).values(run_id=run_id, fiscal_year=2564, quarter=1, district_code=1030,
+                                                    indicator_code="KPI-05", score=4.0))
+    engine.dispose()
+    engine = history.open_db(url)
+    with engine.connect() as conn:
+        row = conn.execute(select(history.results)).mappings().one()
+        version = conn.execute(select(history.schema_info.c.value)).scalar()
+    engine.dispose()
+    assert row["score"] == 4.0 and row["kind"] is None and row["q1_value"] is None
+    assert version == str(history.SCHEMA_VERSION)
+
+
 # --- runs are kept: refusal, the explicit flag, restore, upgrade -------------------------------
 
 
