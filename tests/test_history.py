@@ -307,10 +307,10 @@ def test_postgresql_upgrades_a_schema_2_database(postgres_url: str) -> None:
 
     setup = create_engine(postgres_url)
     with setup.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS v2 CASCADE"))
-        conn.execute(text("CREATE SCHEMA v2"))
+        conn.execute(text("DROP SCHEMA IF EXISTS kpi_xl_test_schema2 CASCADE"))
+        conn.execute(text("CREATE SCHEMA kpi_xl_test_schema2"))
     setup.dispose()
-    url = postgres_url + ("&" if "?" in postgres_url else "?") + "options=-csearch_path%3Dv2"
+    url = postgres_url + ("&" if "?" in postgres_url else "?") + "options=-csearch_path%3Dkpi_xl_test_schema2"
     spec = importlib.util.spec_from_file_location("kpi_xl.history_v2", Path(__file__).parent / "legacy" / "history_v2.py")
     assert spec is not None and spec.loader is not None
     old = importlib.util.module_from_spec(spec)
