@@ -328,6 +328,10 @@ def test_postgresql_upgrades_a_schema_2_database(postgres_url: str) -> None:
         row = conn.execute(select(history.results)).mappings().one()
         version = conn.execute(select(history.schema_info.c.value)).scalar()
     engine.dispose()
+    setup = create_engine(postgres_url)
+    with setup.begin() as conn:  # leave nothing behind on a database given by KPI_XL_TEST_POSTGRES
+        conn.execute(text("DROP SCHEMA kpi_xl_test_schema2 CASCADE"))
+    setup.dispose()
     assert row["score"] == 4.0 and row["kind"] is None and row["q1_value"] is None
     assert version == str(history.SCHEMA_VERSION)
 
