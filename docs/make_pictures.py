@@ -99,14 +99,33 @@ def marked_pictures(out_dir: Path) -> list[Path]:
         ]
 
 
-def summary_picture(out_dir: Path) -> Path:
-    """docs/img/summary_overview.png: the first page of the demo's consolidated summary."""
+def summary_pictures(out_dir: Path) -> list[Path]:
+    """docs/img/summary_*.png: printed pages of the demo's summary, as head office's guide shows them.
+
+    summary_overview.png (the counts, page 1), summary_chart.png (the ranking chart, a page of its own),
+    summary_ranking.png (a later page of the ranking: its header repeated), summary_scores.png (the first
+    page of the scores matrix) and summary_data.png (the data sheet, which prints only its note)."""
+    from kpi_xl import printout
     from kpi_xl.demo import run_demo
+    from kpi_xl.summary import SHEETS
 
     with tempfile.TemporaryDirectory(prefix="kpi-pictures-") as folder:
-        made = run_demo(Path(folder) / "demo")
+        made = run_demo(Path(folder) / "demo", web=False)
         pdf = libreoffice.convert(made["summary"], "pdf", Path(folder) / "pdf")
-        return page_png(pdf, 1, out_dir / "summary_overview.png")
+        pages = printout.read_pages(pdf)
+
+        def of(sheet: str) -> list[int]:
+            return [p.number for p in pages if sheet in p.footer_text.replace(" ", "")]
+
+        overview = of(SHEETS["overview"])
+        ranking = [n for n in overview if "ranking:" in pages[n - 1].text()][0]
+        return [
+            page_png(pdf, overview[0], out_dir / "summary_overview.png"),
+            page_png(pdf, overview[1], out_dir / "summary_chart.png"),
+            page_png(pdf, ranking + 1, out_dir / "summary_ranking.png"),
+            page_png(pdf, of(SHEETS["scores"])[0], out_dir / "summary_scores.png"),
+            page_png(pdf, of(SHEETS["data"])[0], out_dir / "summary_data.png"),
+        ]
 
 
 def cycle_pictures(out_dir: Path) -> list[Path]:
@@ -192,7 +211,8 @@ def main() -> None:
     print(indicator_sheet_picture(args.out / "indicator_sheet_filled.png"))
     for path in marked_pictures(args.out):
         print(path)
-    print(summary_picture(args.out))
+    for path in summary_pictures(args.out):
+        print(path)
     for path in cycle_pictures(args.out):
         print(path)
 

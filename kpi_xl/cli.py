@@ -40,8 +40,20 @@ app.add_typer(review_app, name="review")
 
 # Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
 # suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
-console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
-err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+# Tables, too, keep every column whole there: a pipe has no width, so a wide one is assumed instead
+# of rich's 80 (or an inherited ``COLUMNS``), which cut cells to "…".
+PIPE_WIDTH = 240
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    width = None if tty else PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=not tty, width=width)
+
+
+console = _console(stderr=False)
+err = _console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -346,30 +358,56 @@ def _report_json(report) -> dict:  # noqa: ANN001 - DistrictReport
     }
 
 
+def _say(lang: str, th: str, en: str) -> str:
+    """Thai first and English beside, or English alone with ``--lang en``."""
+    return en if lang == "en" else f"{th} / {en}"
+
+
+def _number(value: float) -> str:
+    """A value as the form shows it: thousands separated, at most two decimals."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if not float(value).is_integer() else f"{value:,.0f}"
+
+
 def _print_report(report, lang: str) -> None:  # noqa: ANN001 - DistrictReport
-    name = report.district_name_th or "?"
-    console.rule(f"{Path(report.file).name} — เขต{name} ไตรมาส {report.report_quarter or '-'}")
+    en = lang == "en"
+    quarter = report.report_quarter or "-"
+    if en:
+        console.rule(f"{Path(report.file).name} — {report.district_name_en or '?'} district, quarter {quarter}")
+    else:
+        console.rule(f"{Path(report.file).name} — เขต{report.district_name_th or '?'} ไตรมาส {quarter}")
     if report.problems.problems:
         table = Table(show_lines=False)
-        for h in ("รหัส / code", "ระดับ", "ที่ / where", "ข้อความ / message"):
+        headers = ("code", "severity", "where", "message") if en else ("รหัส / code", "ระดับ / severity",
+                                                                       "ที่ / where", "ข้อความ / message")
+        for h in headers:
             table.add_column(h)
         for p in report.problems:
             where = f"{p.location.sheet or ''}!{p.location.cell or ''}".strip("!")
-            sev = "[red]ข้อผิดพลาด[/]" if p.is_error else "[yellow]คำเตือน[/]"
+            if p.is_error:
+                sev = "[red]error[/]" if en else "[red]ข้อผิดพลาด[/]"
+            else:
+                sev = "[yellow]warning[/]" if en else "[yellow]คำเตือน[/]"
             table.add_row(p.code, sev, escape(where), escape(p.text(lang)))
         console.print(table)
     if report.indicators:
-        table = Table(title="คะแนน / scores")
-        for h in ("ตัวชี้วัด", "ผล / value", "คะแนน / score", "ผลประเมิน", "คำอธิบาย / how"):
+        table = Table(title=_say(lang, "คะแนน", "scores"))
+        headers = (("indicator", "value", "score", "target", "how") if en else
+                   ("ตัวชี้วัด / indicator", "ผล / value", "คะแนน / score", "ผลประเมิน / target", "วิธีคิด / how"))
+        for h in headers:
             table.add_column(h)
         for i in report.indicators:
-            met = "" if i.target_met is None else ("ผ่าน" if i.target_met else "ไม่ผ่าน")
-            table.add_row(i.code, "" if i.year_value is None else f"{i.year_value:g}",
-                          "" if i.score is None else f"{i.score:.2f}", met, i.explanation_th)
+            if i.target_met is None:
+                met = ""
+            else:
+                met = ("met" if i.target_met else "not met") if en else ("ผ่าน" if i.target_met else "ไม่ผ่าน")
+            table.add_row(i.code, "" if i.year_value is None else _number(i.year_value),
+                          "" if i.score is None else f"{i.score:.2f}", met,
+                          escape(i.explanation_en if en else i.explanation_th))
         console.print(table)
         if report.district_score is not None:
-            console.print(f"คะแนนรวมถ่วงน้ำหนักของเขต / district weighted score: [bold]{report.district_score:.2f}[/]")
-    console.print(report.problems.summary_th())
+            label = _say(lang, "คะแนนรวมถ่วงน้ำหนักของเขต", "district weighted score")
+            console.print(f"{label}: [bold]{report.district_score:.2f}[/]")
+    console.print(report.problems.summary_en() if en else report.problems.summary_th())
 
 
 # --- consolidate / history ----------------------------------------------------------------------
@@ -385,6 +423,7 @@ def consolidate(
     into: Annotated[Path | None, typer.Option(help="แม่แบบของส่วนกลางที่จะเติมข้อมูล / head office's own template")] = None,
     html: Annotated[Path | None, typer.Option(help="เขียนเว็บรายงานลงโฟลเดอร์นี้ด้วย / also write the web report here")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับของส่วนกลาง (แทน $KPI_XL_KEY_FILE) / head office's secret key file")] = None,
+    lang: Annotated[str, typer.Option(help="ภาษา th|en / message language")] = "th",
     replace_history: Annotated[bool, typer.Option("--replace-history", help="บันทึกแทนรอบเดิมแม้โฟลเดอร์ว่าง ได้แฟ้มน้อยกว่าเดิม หรือไตรมาสไม่ตรงกับแฟ้ม (รอบเดิมเรียกคืนได้) / replace the stored period even with an empty inbox, fewer workbooks or a quarter the covers contradict (the old run stays restorable)")] = False,
 ) -> None:
     """รวบรวมแฟ้มทุกเขต: ใครส่ง ใครขาด ผิดที่ใด คะแนน / Consolidate every district's workbook.
@@ -415,8 +454,8 @@ def consolidate(
                          progress=progress, replace=replace_history)
         except KpiError as exc:
             bar.stop()
-            _fail(exc.problems, 2)
-    _print_consolidation(result)
+            _fail(exc.problems, 2, lang)
+    _print_consolidation(result, lang)
     # --- web report (kpi_xl.web): a post-step on the history the run just wrote.
     if html is not None:
         from .history import default_location
@@ -429,27 +468,33 @@ def consolidate(
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         _print_site(site)
-    console.print(tally(result.counts))
+    console.print(tally(result.counts, lang))
     raise typer.Exit(0 if result.complete else 1)
 
 
-def tally(counts: dict[str, int]) -> str:
+def tally(counts: dict[str, int], lang: str = "th") -> str:
     """The one line a run ends with (also the first thing to read in a log)."""
+    english = (f"received {counts['received']} · clean {counts['clean']} · with errors {counts['with_errors']} · "
+               f"missing {counts['missing']} · unreadable {counts['unreadable']} file(s)")
+    if lang == "en":
+        return english
     return (f"รับแล้ว {counts['received']} เขต · ถูกต้อง {counts['clean']} · มีข้อผิดพลาด {counts['with_errors']} · "
-            f"ยังไม่ส่ง {counts['missing']} · เปิดไม่ได้ {counts['unreadable']} แฟ้ม / "
-            f"received {counts['received']} · clean {counts['clean']} · with errors {counts['with_errors']} · "
-            f"missing {counts['missing']} · unreadable {counts['unreadable']} file(s)")
+            f"ยังไม่ส่ง {counts['missing']} · เปิดไม่ได้ {counts['unreadable']} แฟ้ม / " + english)
 
 
-def _print_consolidation(result) -> None:  # noqa: ANN001 - ConsolidationResult
-    districts = result.districts
-    table = Table(title="สถานะการส่ง / submissions")
-    for h in ("รหัส", "เขต", "สถานะ / status", "ข้อผิดพลาด", "คำเตือน", "คะแนน", "อันดับ"):
+def _print_consolidation(result, lang: str = "th") -> None:  # noqa: ANN001 - ConsolidationResult
+    en = lang == "en"
+    table = Table(title=_say(lang, "สถานะการส่ง", "submissions"))
+    headers = (("code", "district", "status", "errors", "warnings", "score", "rank") if en else
+               ("รหัส", "เขต", "สถานะ / status", "ข้อผิดพลาด", "คำเตือน", "คะแนน", "อันดับ"))
+    for h in headers:
         table.add_column(h)
-    for row in districts.itertuples(index=False):
+    for row in result.districts.itertuples(index=False):
         d = row._asdict()
         score = d.get("score")
-        table.add_row(str(d.get("district_code")), str(d.get("district_name_th")), str(d.get("status_th", d.get("status"))),
+        name = d.get("district_name_en") if en else d.get("district_name_th")
+        status = d.get("status_en" if en else "status_th", d.get("status"))
+        table.add_row(str(d.get("district_code")), escape(str(name)), str(status),
                       str(d.get("errors", "")), str(d.get("warnings", "")),
                       "" if score is None or score != score else f"{score:.2f}",
                       "" if d.get("rank") is None or d.get("rank") != d.get("rank") else str(int(d["rank"])))
@@ -502,12 +547,30 @@ def history_trend_command(
     if frame.empty:
         err.print(f"[yellow]ไม่มีประวัติของเขต {district} / no history for district {district}[/]")
         raise typer.Exit(1)
-    table = Table(title=f"แนวโน้มเขต {district} / trend")
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
+    table = Table(title=f"แนวโน้มเขต {district} / district {district}: trend")
+    shown = [c for c in frame.columns if c in TREND_HEADERS]  # the status code is for programs, not people
+    for column in shown:
+        table.add_column(TREND_HEADERS[column])
+    for row in frame[shown].itertuples(index=False):
         table.add_row(*["" if v is None or v != v else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row])
     console.print(table)
+
+
+TREND_HEADERS = {
+    "period": "ช่วง / period", "status_th": "สถานะ / status", "score": "คะแนน / score", "rank": "อันดับ / rank",
+    "change_prev_quarter": "เทียบไตรมาสก่อน / vs previous quarter", "prev_year_score": "ปีก่อน / last year",
+    "change_prev_year": "เทียบปีก่อน / vs last year",
+}
+
+
+def _bangkok(value: object) -> str:
+    """A stored time (UTC; naive means UTC) as Bangkok time, which is what head office reads."""
+    import datetime as dt
+
+    if not isinstance(value, dt.datetime):
+        return "" if value is None else str(value)
+    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.timezone(dt.timedelta(hours=7))).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @history_app.command("runs")
@@ -524,11 +587,11 @@ def history_runs(
         err.print("[yellow]ยังไม่มีรอบการรวบรวม / no runs stored[/]")
         raise typer.Exit(1)
     table = Table(title="รอบการรวบรวม / runs")
-    for header in ("", "รอบ / run", "ช่วง / period", "เวลา (UTC) / run at", "รับแล้ว / received", "ถูกต้อง / clean",
+    for header in ("", "รอบ / run", "ช่วง / period", "เวลา (กรุงเทพฯ) / run at (Bangkok)", "รับแล้ว / received", "ถูกต้อง / clean",
                    "มีข้อผิดพลาด / errors", "ยังไม่ส่ง / missing", "เปิดไม่ได้ / unreadable", "แทนที่โดยตั้งใจ / forced"):
         table.add_column(header)
     for r in frame.to_dict("records"):
-        table.add_row("*" if r["current"] else "", str(r["id"]), f"{r['fiscal_year']}/Q{r['quarter']}", str(r["run_at"]),
+        table.add_row("*" if r["current"] else "", str(r["id"]), f"{r['fiscal_year']}/Q{r['quarter']}", _bangkok(r["run_at"]),
                       *[_int(r[k]) for k in ("received", "clean", "with_errors", "missing", "unreadable")],
                       "ใช่ / yes" if r["forced"] else "")
     console.print(table)

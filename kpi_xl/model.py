@@ -186,6 +186,7 @@ class IndicatorResult(BaseModel):
     score: float | None = None
     target_met: bool | None = None
     explanation_th: str = ""
+    explanation_en: str = ""
     flagged_cells: list[str] = Field(default_factory=list)
     """A1 cells with an error that the score rests on (inputs it was computed from): head office's
     summary flags the score, and the catalog's ``error_scores`` rule decides what it counts for."""

@@ -539,6 +539,11 @@ class Report(BaseModel):
             return "ข้อมูลครบถ้วนถูกต้อง"
         return f"พบข้อผิดพลาด {len(self.errors)} รายการ, คำเตือน {len(self.warnings)} รายการ"
 
+    def summary_en(self) -> str:
+        if not self.problems:
+            return "complete and correct"
+        return f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+
 
 class KpiError(Exception):
     """A failure that carries located problems, so every front end can show them all."""

@@ -34,6 +34,7 @@ class Score:
     target_met: bool | None
     basis: float | None
     explanation_th: str
+    explanation_en: str = ""
 
     @property
     def target_met_th(self) -> str:
@@ -176,14 +177,14 @@ def score_indicator(
         level = int(v or 0)
         met = meets(level, ind.target, ind.direction)
         if level == 0:
-            why = "ยังไม่บรรลุระดับ 1 → 0.00"
+            why, why_en = "ยังไม่บรรลุระดับ 1 → 0.00", "level 1 not reached yet → 0.00"
         elif level == 1:
-            why = "บรรลุระดับ 1 → 1.00"
+            why, why_en = "บรรลุระดับ 1 → 1.00", "level 1 reached → 1.00"
         else:
-            why = f"บรรลุระดับ 1–{level} ครบ → {level:.2f}"
-        return Score(float(level), met, float(level), why)
+            why, why_en = f"บรรลุระดับ 1–{level} ครบ → {level:.2f}", f"levels 1–{level} all reached → {level:.2f}"
+        return Score(float(level), met, float(level), why, why_en)
     if v is None:
-        return Score(None, None, None, "ยังไม่มีผลการดำเนินงาน")
+        return Score(None, None, None, "ยังไม่มีผลการดำเนินงาน", "no result yet")
     met = meets(v, ind.target, ind.direction)
     if ind.scoring is Scoring.PASS_FAIL:
         value = 5.0 if met else 0.0
@@ -191,22 +192,29 @@ def score_indicator(
         sign = sign if met else {"≥": "<", "≤": ">"}[sign]
         shown, (target,) = _shown(v, [ind.target])
         why = f"{shown} {sign} เป้าหมาย {target} → {value:.2f}"
-        return Score(value, met, v, why)
+        return Score(value, met, v, why, f"{shown} {sign} target {target} → {value:.2f}")
     value = round2(thresholds_score(v, ind.thresholds, ind.direction))
-    return Score(value, met, v, _explain_thresholds(v, ind.thresholds, ind.direction, value))
+    return Score(value, met, v, _explain_thresholds(v, ind.thresholds, ind.direction, value),
+                 _explain_thresholds(v, ind.thresholds, ind.direction, value, english=True))
 
 
-def _explain_thresholds(v: float, t: list[float], direction: Direction, value: float) -> str:
+def _explain_thresholds(v: float, t: list[float], direction: Direction, value: float, *,
+                        english: bool = False) -> str:
     higher = direction is Direction.HIGHER
     shown, marks = _shown(v, t)
+    level = "level" if english else "ระดับ"
     if (v < t[0]) if higher else (v > t[0]):
-        return f"{shown} {'ต่ำกว่า' if higher else 'สูงกว่า'} {marks[0]} (ระดับ 1) → 0.00"
+        word = ("below" if higher else "above") if english else ("ต่ำกว่า" if higher else "สูงกว่า")
+        return f"{shown} {word} {marks[0]} ({level} 1) → 0.00"
     if (v >= t[4]) if higher else (v <= t[4]):
-        return f"{shown} {'ถึง' if higher else 'ไม่เกิน'} {marks[4]} (ระดับ 5) → 5.00"
+        word = ("reaches" if higher else "at most") if english else ("ถึง" if higher else "ไม่เกิน")
+        return f"{shown} {word} {marks[4]} ({level} 5) → 5.00"
     for n in range(4):
         inside = (t[n] <= v < t[n + 1]) if higher else (t[n] >= v > t[n + 1])
         if inside:
-            return f"{shown} อยู่ระหว่าง {marks[n]} (ระดับ {n + 1}) และ {marks[n + 1]} (ระดับ {n + 2}) → {value:.2f}"
+            between, both = ("between", "and") if english else ("อยู่ระหว่าง", "และ")
+            return (f"{shown} {between} {marks[n]} ({level} {n + 1}) {both} {marks[n + 1]} ({level} {n + 2}) "
+                    f"→ {value:.2f}")
     return f"{shown} → {value:.2f}"  # pragma: no cover - the branches above are exhaustive
 
 

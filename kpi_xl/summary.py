@@ -6,7 +6,10 @@ row per district × indicator, an Excel table ready for a pivot), รายก�
 
 Same inputs give the same file content: every table is sorted, the document properties are fixed
 (created = the quarter's last day), and the only clock time — when the run happened — is on the
-manifest sheet. Every sheet prints on A4 landscape, one page wide, with its header rows repeated.
+manifest sheet. Every sheet meant for paper prints on A4 landscape at a fixed 90 % (TH Sarabun New 16
+prints at 14.4 pt): a sheet wider than a page goes on to further pages across, each repeating the key
+columns (code, name) and the header rows, instead of shrinking to one page wide in 5-7 pt text. The data
+sheet is for filtering on screen: it prints only a note saying so (see ``_data``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ THAI_WIDTH = 1.15  # a Thai base glyph of TH Sarabun New against the width unit 
 LINE_HEIGHT = 23.0  # points per line of 16 pt TH Sarabun New (its line spacing is tall)
 BAR_PX = 26  # chart height per district bar, so every name on the axis shows
 ROW_PX = 31  # a default row of 16 pt TH Sarabun New, in pixels (also where the second chart goes)
+# Print: a fixed scale, never fit-to-width (that printed the widest sheets at 4-7 pt). At 90 % a landscape A4
+# page holds about PAGE_CHARS width units of this workbook's 16 pt font and PAGE_ROWS default rows.
+PRINT_SCALE = 90
+PAGE_CHARS = 98.0
+PAGE_ROWS = 24
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +122,7 @@ class _Sheet:
         ws = self.ws
         ws.set_paper(9)
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        ws.set_print_scale(PRINT_SCALE)
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
         ws.set_footer(f"&L&\"{FONT}\"&12{name}&R&\"{FONT}\"&12หน้า &P / &N")
         self.lines: dict[int, int] = {}
@@ -170,10 +178,24 @@ class _Sheet:
             self.ws.write_string(row, col, text, fmt or self.book.fmt["header"])
             self.note(col, text, 1.0)
 
+    def print_keys(self, last_key_col: int) -> None:
+        """Columns 0..last_key_col (code, name) repeat on every page across, and pages go across first,
+        so a row's continuation is the next sheet of paper."""
+        self.ws.repeat_columns(0, last_key_col)
+        self.ws.print_across()
+
+    def column_width(self, col: int, minimum: float = 6.0) -> float:
+        if col not in self.widths:
+            return 8.43  # Excel's default column
+        return round(min(max(self.widths[col] + 1.5, minimum), self.caps.get(col, DEFAULT_CAP)), 1)
+
+    def width_px(self, first: int, last: int) -> int:
+        """Pixels of columns first..last as XlsxWriter anchors objects (7 per unit + 5), to size charts."""
+        return sum(int(self.column_width(c) * 7 + 0.5) + 5 for c in range(first, last + 1))
+
     def finish(self, minimum: float = 6.0) -> None:
-        for col, width in sorted(self.widths.items()):
-            cap = self.caps.get(col, DEFAULT_CAP)
-            self.ws.set_column(col, col, round(min(max(width + 1.5, minimum), cap), 1))
+        for col in sorted(self.widths):
+            self.ws.set_column(col, col, self.column_width(col, minimum))
         for row, lines in sorted(self.lines.items()):
             self.ws.set_row(row, round(LINE_HEIGHT * lines + 4, 1))
 
@@ -241,6 +263,13 @@ class _Book:
             # A score resting on a cell with an error: marked in print and in black-and-white too
             "score_flag": f(num_format='0.00" !"', bold=True, font_color="#C00000", border=2, border_color="#C00000"),
             "rank_marked": f(num_format='0" *"', font_color="#C00000", **border),
+            # Ranks centred, so a rank never touches the district name beside it on paper
+            "rank": f(num_format="0", align="center", **border),
+            "code": f(num_format="0", align="center", **border),
+            # Long lines of the overview wrap inside columns A-D, the part that prints
+            "title_wrap": f(bold=True, font_size=22, text_wrap=True),
+            "note_wrap": f(text_wrap=True),
+            "rank_marked_c": f(num_format='0" *"', font_color="#C00000", align="center", **border),
         }
         self.status_fmt = {key: f(bg_color=colour, **border) for key, colour in STATUS_COLOURS.items()}
 
@@ -303,6 +332,8 @@ def _overview(book: _Book) -> None:
     ws, fmt = s.ws, book.fmt
     title = r.catalog_title_th or "ตัวชี้วัดของสำนักงานเขต"
     _title(s, f"สรุปผลการรายงาน{title} ไตรมาสที่ {r.quarter}", "KPI consolidation summary")
+    ws.merge_range(0, 0, 0, 3, f"สรุปผลการรายงาน{title} ไตรมาสที่ {r.quarter}", fmt["title_wrap"])
+    ws.set_row(0, 66)
     counts = r.counts
     total = counts["districts"]
     stats: list[tuple[str, str, Any, str]] = [
@@ -339,20 +370,49 @@ def _overview(book: _Book) -> None:
     s.note(2, "จำนวน / ค่า", 2)
     stats_end = 4 + len(stats)
     rule_th, rule_en = _rule(book)
-    ws.write_string(stats_end, 0, f"คะแนนจากข้อมูลผิดในคะแนนถ่วงน้ำหนัก: {rule_th} / scores resting on errors: {rule_en}",
-                    fmt["plain"])
+    ws.merge_range(stats_end, 0, stats_end, 3, f"คะแนนจากข้อมูลผิดในคะแนนถ่วงน้ำหนัก: {rule_th}\n"
+                   f"scores resting on errors: {rule_en}", fmt["note_wrap"])
+    ws.set_row(stats_end, LINE_HEIGHT * 2 + 4)
     stats_end += 1
 
-    # Chart data (kept visible: executives may want the numbers behind the bars).
-    data_row = stats_end + 2
-    ws.write_string(data_row, 0, "ข้อมูลกราฟ: คะแนนถ่วงน้ำหนักเรียงจากมากไปน้อย / chart data: district scores, sorted",
+    # Printed as a report: page 1 the counts, then each chart on a page of its own, then the ranking, whose
+    # header row repeats on every page it runs onto (print titles apply from the page they first appear
+    # on). Only columns A-D print; the levels table (the second chart's numbers) sits beside its chart.
+    pages = _Pages(stats_end + 1)
+    s.cap(0, 28)
+    s.cap(1, 30)
+    chart_rows = PAGE_ROWS - 1
+    bar_at = pages.place(chart_rows)
+    ind = r.indicators
+    level_rows = min(chart_rows, max(12, math.ceil((30 * len(ind) + 160) / ROW_PX)))
+    level_row = pages.place(level_rows)
+    ws.write_string(level_row, 5, "ข้อมูลกราฟ: จำนวนเขตตามระดับคะแนนรายตัวชี้วัด (ไม่พิมพ์) / chart data: districts per level "
+                    "(not printed)", fmt["section"])
+    s.header(level_row + 1, ["ตัวชี้วัด", *[f"ระดับ {n}" for n in range(6)]])
+    # header() writes from column 0: move the levels header beside the chart
+    for col in range(7):
+        ws.write_blank(level_row + 1, col, None)
+    lcol = 5
+    for col, text in enumerate(["ตัวชี้วัด", *[f"ระดับ {n}" for n in range(6)]]):
+        ws.write_string(level_row + 1, lcol + col, text, fmt["header"])
+        s.note(lcol + col, text, 1.0)
+    lfirst = level_row + 2
+    for i, row in enumerate(ind.to_dict("records")):
+        s.write(lfirst + i, lcol, row["indicator_code"])
+        for n in range(6):
+            s.write(lfirst + i, lcol + 1 + n, row[f"level_{n}"], fmt["int"])
+    llast = lfirst + max(len(ind), 1) - 1
+
+    data_row = pages.place(min(len(scored), chart_rows - 3) + 3, last=True)
+    ws.write_string(data_row, 0, "อันดับ: คะแนนถ่วงน้ำหนักเรียงจากมากไปน้อย / ranking: district scores, sorted",
                     fmt["section"])
-    s.header(data_row + 1, ["อันดับ", "เขต", "คะแนน", "คะแนนจากข้อมูลผิด"])
+    s.header(data_row + 1, ["อันดับ\nrank", "เขต\ndistrict", "คะแนน\nscore", "คะแนนจากข้อมูลผิด\nflagged (!)"])
+    ws.set_row(data_row + 1, 48)
     ordered = scored.sort_values(["score", "district_code"], ascending=[False, True])
     first = data_row + 2
     points = []
     for i, row in enumerate(ordered.itertuples(index=False)):
-        s.write(first + i, 0, row.rank, fmt["rank_marked" if row.rank_marked else "int"])
+        s.write(first + i, 0, row.rank, fmt["rank_marked_c" if row.rank_marked else "rank"])
         s.write(first + i, 1, row.district_name_th)
         s.write(first + i, 2, row.score, fmt["score_flag" if row.flagged else "score"])
         s.write(first + i, 3, int(row.flagged), fmt["int"])
@@ -361,48 +421,41 @@ def _overview(book: _Book) -> None:
                                                                       "fg_color": FLAGGED_COLOUR, "bg_color": "#FFFFFF"},
                        "border": {"color": "#C00000"}} if row.flagged else None)
     last = first + max(len(ordered), 1) - 1
-    ws.write_string(last + 1, 0, _flag_note(book), fmt["plain"])
-
-    level_row = last + 3
-    ws.write_string(level_row, 0, "ข้อมูลกราฟ: จำนวนเขตตามระดับคะแนนรายตัวชี้วัด / chart data: districts per level",
-                    fmt["section"])
-    s.header(level_row + 1, ["ตัวชี้วัด", *[f"ระดับ {n}" for n in range(6)]])
-    ind = r.indicators
-    lfirst = level_row + 2
-    for i, row in enumerate(ind.to_dict("records")):
-        s.write(lfirst + i, 0, row["indicator_code"])
-        for n in range(6):
-            s.write(lfirst + i, 1 + n, row[f"level_{n}"], fmt["int"])
-    llast = lfirst + max(len(ind), 1) - 1
+    ws.merge_range(last + 1, 0, last + 1, 3, _flag_note(book), fmt["note_wrap"])
+    ws.set_row(last + 1, LINE_HEIGHT * 6 + 4)
+    s.finish()
+    chart_px = int(s.width_px(0, 3) * 1.03)  # as wide as columns A-D print (measured in LibreOffice)
 
     sheet_name = SHEETS["overview"]
     font = {"name": FONT, "size": 12}
     if len(ordered):
-        chart = book.wb.add_chart({"type": "bar"})
+        # Columns, names turned upright: 50 districts fit one landscape page with every name readable
+        chart = book.wb.add_chart({"type": "column"})
         chart.add_series({
             "name": "คะแนนถ่วงน้ำหนัก",
             "categories": [sheet_name, first, 1, last, 1],
             "values": [sheet_name, first, 2, last, 2],
             "fill": {"color": "#2E75B6"},
             "gap": 40,
-            "data_labels": {"value": True, "num_format": "0.00", "font": font},
+            "data_labels": {"value": True, "num_format": "0.00", "font": {**font, "size": 11, "rotation": -90},
+                            "position": "inside_end"},
             **({"points": points} if any(points) else {}),
         })
         title = "คะแนนถ่วงน้ำหนักของเขต (เรียงจากมากไปน้อย)"
         if any(points):
-            title += "\nแถบสีส้มลายเส้น = มีคะแนนที่คิดจากข้อมูลผิด"
+            title += " · แถบสีส้มลายเส้น = มีคะแนนที่คิดจากข้อมูลผิด"
         chart.set_title({"name": title, "name_font": {"name": FONT, "size": 16}})
-        chart.set_x_axis({"min": 0, "max": 5, "major_unit": 1, "num_font": font, "num_format": "0"})
-        chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 10}, "interval_unit": 1})
+        chart.set_y_axis({"min": 0, "max": 5, "major_unit": 1, "num_font": font, "num_format": "0"})
+        chart.set_x_axis({"num_font": {"name": FONT, "size": 12, "rotation": -90}, "interval_unit": 1})
         chart.set_legend({"none": True})
-        chart.set_size({"width": 760, "height": max(360, BAR_PX * len(ordered) + 110)})
-        ws.insert_chart(3, 5, chart)
+        chart.set_size({"width": chart_px, "height": chart_rows * ROW_PX - 6})
+        ws.insert_chart(bar_at, 0, chart, {"object_position": 3})
     chart = book.wb.add_chart({"type": "bar", "subtype": "stacked"})
     for n in range(6):
         chart.add_series({
-            "name": [sheet_name, level_row + 1, 1 + n],
-            "categories": [sheet_name, lfirst, 0, llast, 0],
-            "values": [sheet_name, lfirst, 1 + n, llast, 1 + n],
+            "name": [sheet_name, level_row + 1, lcol + 1 + n],
+            "categories": [sheet_name, lfirst, lcol, llast, lcol],
+            "values": [sheet_name, lfirst, lcol + 1 + n, llast, lcol + 1 + n],
             "fill": {"color": LEVEL_COLOURS[n]},
             "gap": 50,
         })
@@ -410,17 +463,35 @@ def _overview(book: _Book) -> None:
     chart.set_x_axis({"num_font": font, "num_format": "0"})
     chart.set_y_axis({"reverse": True, "num_font": font, "interval_unit": 1})
     chart.set_legend({"position": "bottom", "font": font})
-    chart.set_size({"width": 760, "height": max(360, 44 * len(ind) + 150)})
-    bar_rows = max(18, (BAR_PX * len(ordered) + 110) // ROW_PX + 2)
-    ws.insert_chart(3 + bar_rows, 5, chart)
-    s.finish()
-    ws.set_column(4, 4, 3)
-    ws.print_area(0, 0, max(llast, 3 + bar_rows + 20), 17)
+    chart.set_size({"width": chart_px, "height": level_rows * ROW_PX - 6})
+    ws.insert_chart(level_row, 0, chart, {"object_position": 3})
+    ws.set_h_pagebreaks(pages.breaks)
+    ws.repeat_rows(data_row + 1)
+    ws.print_area(0, 0, last + 1, 3)
+
+
+class _Pages:
+    """Rows of a sheet laid out as printed pages of PAGE_ROWS default rows: a section that does not fit on
+    what is left of the page starts a new one (a manual page break), so no chart or short table is cut."""
+
+    def __init__(self, used: int):
+        self.row = used
+        self.page_start = 0
+        self.breaks: list[int] = []
+
+    def place(self, rows: int, *, last: bool = False) -> int:
+        """The first row of a section of ``rows`` rows (for the ``last`` one: its first page's part)."""
+        if self.row - self.page_start + rows > PAGE_ROWS and self.row > self.page_start:
+            self.breaks.append(self.row)
+            self.page_start = self.row
+        start = self.row
+        self.row += rows
+        return start
 
 
 def _status(book: _Book) -> None:
     r = book.result
-    s = book.sheet("status", caps={4: 45, 12: 60, 13: 50})
+    s = book.sheet("status", caps={4: 30, 12: 40, 13: 40})
     ws, fmt = s.ws, book.fmt
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", "สถานะ\nstatus (th)", "status", "แฟ้ม\nfile",
             "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)", "ไตรมาสที่รายงาน\nquarter", "จำนวนแฟ้ม\nfiles",
@@ -431,7 +502,7 @@ def _status(book: _Book) -> None:
     rows = r.districts.to_dict("records")
     for i, d in enumerate(rows, start=1):
         st = book.status_fmt.get(d["status"], fmt["cell"])
-        s.write(i, 0, d["district_code"], fmt["int"])
+        s.write(i, 0, d["district_code"], fmt["code"])
         s.write(i, 1, d["district_name_th"])
         s.write(i, 2, d["status_th"], st)
         s.write(i, 3, d["status_en"], st)
@@ -450,6 +521,7 @@ def _status(book: _Book) -> None:
     ws.autofilter(0, 0, max(last, 1), len(cols) - 1)
     ws.freeze_panes(1, 2)
     ws.repeat_rows(0)
+    s.print_keys(1)
 
     # Files in the folder that were not used, so "list both" holds for duplicates too.
     unused = r.submissions[~r.submissions["used"].astype(bool)]
@@ -461,7 +533,7 @@ def _status(book: _Book) -> None:
     ws.set_row(row0 + 1, 48)
     for i, u in enumerate(unused.to_dict("records"), start=row0 + 2):
         st = book.status_fmt.get(u["status"], fmt["cell"])
-        s.write(i, 0, u["district_code"], fmt["int"])
+        s.write(i, 0, u["district_code"], fmt["code"])
         s.write(i, 1, u["district_name_th"])
         s.write(i, 2, u["status_th"], st)
         s.write(i, 3, u["status_en"], st)
@@ -531,7 +603,7 @@ def _scores(book: _Book) -> None:
     first = 2
     for i, d in enumerate(rows, start=first):
         code = d["district_code"]
-        s.write(i, 0, code, fmt["int"])
+        s.write(i, 0, code, fmt["code"])
         s.write(i, 1, d["district_name_th"])
         for j, ind in enumerate(codes):
             if (code, ind) not in matrix:
@@ -585,12 +657,13 @@ def _scores(book: _Book) -> None:
         s.note(2 + j, "0.00", 1)
     ws.freeze_panes(2, 2)
     ws.repeat_rows(0, 1)
+    s.print_keys(1)
     s.finish(minimum=7.5)
 
 
 def _indicators(book: _Book) -> None:
     r = book.result
-    s = book.sheet("indicators", caps={1: 55})
+    s = book.sheet("indicators", caps={1: 30})
     ws, fmt = s.ws, book.fmt
     cols = ["รหัส\ncode", "ชื่อตัวชี้วัด\nindicator", "วิธีให้คะแนน\nscoring", "น้ำหนัก\nweight",
             "เป้าหมาย\ntarget", "หน่วย\nunit", "เขตที่ใช้\napplies to", "เขตที่รายงาน\nreporting",
@@ -627,12 +700,13 @@ def _indicators(book: _Book) -> None:
                                              "min_value": 0, "max_type": "num", "max_value": 1})
     ws.freeze_panes(1, 2)
     ws.repeat_rows(0)
+    s.print_keys(0)  # the code (KPI-05) names an indicator on continuation pages: 3 pages across, not 5
     s.finish()
 
 
 def _problems(book: _Book) -> None:
     r = book.result
-    s = book.sheet("problems", caps={2: 40, 7: 70, 8: 60})
+    s = book.sheet("problems", caps={2: 26, 7: 40, 8: 34})
     ws, fmt = s.ws, book.fmt
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", "แฟ้ม\nfile", "แผ่นงาน\nsheet", "เซลล์\ncell", "รหัสปัญหา\nproblem",
             "ระดับ\nseverity", "ข้อความ\nmessage (th)", "message (en)"]
@@ -640,7 +714,7 @@ def _problems(book: _Book) -> None:
     ws.set_row(0, 48)
     rows = r.problems.to_dict("records")
     for i, p in enumerate(rows, start=1):
-        s.write(i, 0, p["district_code"], fmt["int"])
+        s.write(i, 0, p["district_code"], fmt["code"])
         s.write(i, 1, p["district_name_th"])
         s.write(i, 2, p["file"])
         s.write(i, 3, p["sheet"])
@@ -653,6 +727,7 @@ def _problems(book: _Book) -> None:
     ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
+    s.print_keys(1)
     s.finish()
 
 
@@ -676,6 +751,10 @@ def data_columns() -> list[tuple[str, str]]:
     ]
     fields = [(name, f.label_th) for name, f in spec.fields.items() if f.is_input]
     return fixed + fields
+
+
+DATA_NOTE = ("แผ่นงานนี้ใช้กรองและทำ PivotTable บนจอ ไม่ได้จัดไว้พิมพ์ (พิมพ์แผ่นงานอื่น หรือกรองแล้วพิมพ์เฉพาะที่เลือก)\n"
+             "For filtering on screen, not for printing: print the other sheets, or filter and print a selection.")
 
 
 def _data(book: _Book) -> None:
@@ -756,8 +835,15 @@ def _data(book: _Book) -> None:
         if key in texts:
             s.widths[col] = caps[col]
     ws.freeze_panes(first, 4)
-    ws.repeat_rows(first - 1)
-    ws.fit_to_pages(3, 0)  # 40 columns: a pivot source more than a page to read
+    # For filtering on screen, not for paper: 40 columns print at 4 pt even three pages wide. The print
+    # area is a note beside the table saying so; a person who wants rows on paper filters and prints a selection.
+    note = len(columns) + 1
+    ws.write_string(0, note, DATA_NOTE, book.wb.add_format({"font_name": FONT, "font_size": FONT_SIZE, "bold": True,
+                                                              "font_color": "#1F4E78", "text_wrap": True,
+                                                              "valign": "top"}))
+    ws.set_column(note, note, PAGE_CHARS - 8)
+    ws.set_row(0, LINE_HEIGHT * 3 + 4)
+    ws.print_area(0, note, 0, note)
     s.finish()
 
 
@@ -795,6 +881,7 @@ def _manifest(book: _Book) -> None:
         s.write(i, 7, _local(m["saved"]), fmt["datetime"])
     ws.freeze_panes(top + 1, 0)
     ws.repeat_rows(top)
+    s.print_keys(0)
     s.finish()
 
 

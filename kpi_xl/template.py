@@ -52,6 +52,8 @@ ROW_PAD = 1.6
 CHARS_PER_WIDTH = 0.95
 # Government-form page (ระเบียบงานสารบรรณ): left 3 cm, right 2 cm, top 2.5 cm, bottom 2 cm; in inches.
 MARGINS = {"left": 1.18, "right": 0.79, "top": 0.79, "bottom": 0.79}
+# 16 pt TH Sarabun New prints at 9.6 pt; A4 portrait within MARGINS then holds about 82 width units.
+PRINT_SCALE = 60
 BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper column G
 VALIDATE_MACRO, CLEAR_MACRO, SUBMIT_MACRO = "KpiValidate", "KpiClearMarks", "KpiSubmit"
 VALIDATE_CAPTION, CLEAR_CAPTION, SUBMIT_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย", "ยืนยันส่งรายงาน"
@@ -326,10 +328,16 @@ def _define(book: Workbook, sheet: str, name: str, row: int, col: int) -> None:
 
 
 def _setup_page(ws: Worksheet, spec: FormSpec, footer_left: str, last_row: int, last_col: int,
-                repeat: tuple[int, int] | None) -> None:
+                repeat: tuple[int, int] | None, *, landscape: bool = False) -> None:
+    """A4 at a fixed PRINT_SCALE, never fit-to-width: fitting printed the forms at 7-8.5 pt (LibreOffice
+    also fits a long sheet's height). The columns are sized so the print area fits the page width at
+    that scale (the form: 80 width units portrait); a long sheet continues on a second page, titles repeated."""
     ws.set_paper(9)  # A4
-    ws.set_portrait()
-    ws.fit_to_pages(1, 0)
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_print_scale(PRINT_SCALE)
     ws.set_margins(**MARGINS, )
     ws.hide_gridlines(2)
     font = f'&"{FONT},Regular"&14'
@@ -457,6 +465,11 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
     last_col = COLUMNS.index(spec.print_area_last_col)
     _setup_page(ws, spec, f"{ctx.office_th} ปีงบประมาณ {ctx.catalog.fiscal_year} · {ind.code}",
                 len(spec.rows) - 1, last_col, (0, 1))
+    # Readable print takes two pages: break before the last numbered section heading (the quarterly
+    # reports), so page 1 says what the indicator is and page 2 holds what the district reports and signs.
+    sections = [r for r, row in enumerate(spec.rows) if row.style == "section" and row.label]
+    if sections:
+        ws.set_h_pagebreaks([sections[-1]])
     if macros:
         _buttons(ws)
     _protect(ws, password)
@@ -490,7 +503,7 @@ def _cover_cell(spec: FormSpec) -> tuple[int, int]:
 def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog, district: DistrictRef,
                  indicators: Sequence[Indicator], *, macros: bool, password: str | None) -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["cover"])
-    widths = [4.0, 36.0, 10.0, 20.0, 20.0, 22.0]
+    widths = [4.0, 28.0, 8.0, 14.0, 13.0, 13.0]  # 80 units: the page width at PRINT_SCALE
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     total = sum(widths)
@@ -617,7 +630,8 @@ def _write_summary(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catal
                      "" if empty_total is None else empty_total)
     ws.merge_range(total_row, 6, total_row, 7, "", fmt.total)
     ws.set_row(total_row, LINE_HEIGHT + ROW_PAD)
-    _setup_page(ws, spec, f"{office} ปีงบประมาณ {catalog.fiscal_year} · สรุป", total_row, 7, (0, 1))
+    _setup_page(ws, spec, f"{office} ปีงบประมาณ {catalog.fiscal_year} · สรุป", total_row, 7, (0, 1),
+                landscape=True)  # 112 units: wider than portrait at PRINT_SCALE
     if macros:
         ws.insert_button(0, BUTTON_COL + 1, {"macro": VALIDATE_MACRO, "caption": VALIDATE_CAPTION,
                                              "width": 150, "height": 40, "x_offset": 8, "y_offset": 6})

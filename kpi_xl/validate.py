@@ -144,7 +144,8 @@ def evaluate(
     for ind, page, page_problems in pages:
         if page is None:
             results.append(IndicatorResult(code=ind.code, sheet=ind.code, name_th=ind.name_th, weight=ind.weight,
-                                           scoring=ind.scoring.value, explanation_th="อ่านแผ่นงานของตัวชี้วัดไม่ได้"))
+                                           scoring=ind.scoring.value, explanation_th="อ่านแผ่นงานของตัวชี้วัดไม่ได้",
+                                           explanation_en="the indicator's sheet could not be read"))
             continue
         page.quarter, page.declared_quarter = quarter, declared
         for rule in rules.PAGE_RULES:
@@ -306,6 +307,7 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         score=result.value,
         target_met=result.target_met,
         explanation_th=result.explanation_th,
+        explanation_en=result.explanation_en,
         flagged_cells=flagged,
         value_source=source,
         typed_difference=scoring.round2(difference) if difference is not None else None,

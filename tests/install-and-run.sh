@@ -28,4 +28,6 @@ if [ ! -f "$axe_dir/package/axe.min.js" ] && command -v npm >/dev/null 2>&1; the
 fi
 export XLWINGS_LICENSE_KEY="${XLWINGS_LICENSE_KEY:-noncommercial}"
 ruff check kpi_xl tests bench
-python -m pytest -q -p no:cacheprovider "$@"
+# Both cores (pytest-xdist): tests of one module stay on one worker (--dist loadscope), so module
+# fixtures (the demo, the web site, the hostile corpus) are made once; KPI_XL_TEST_WORKERS=0 runs serially.
+python -m pytest -q -p no:cacheprovider -n "${KPI_XL_TEST_WORKERS:-auto}" --dist loadscope "$@"

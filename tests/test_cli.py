@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -152,3 +153,51 @@ def test_version() -> None:
 
     result = run("--version")
     assert result.exit_code == 0 and result.output.strip() == f"kpi-xl {__version__}"
+
+
+def _has_thai(text: str) -> bool:
+    return any("\u0e00" <= ch <= "\u0e7f" for ch in text)
+
+
+def test_lang_en_switches_every_word_of_consolidate_and_validate(built_workbooks: dict[int, Path],
+                                                                 tmp_path: Path) -> None:
+    """``--lang en``: titles, headers, severities, explanations and the final line in English; only what
+    the districts themselves wrote (names of files) may stay Thai."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    book = fill.fill_workbook(built_workbooks[1030], inbox / "chatuchak.xlsm",
+                              values={"KPI-05": fill.seed_values(), "KPI-01": {"q1_value": "abc"}},
+                              report_quarter=4)
+    result = run("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", tmp_path / "s.xlsx",
+                 "--lang", "en")
+    assert result.exit_code == 1, result.output
+    assert not _has_thai(result.output), result.output
+    assert "submissions" in result.output and "Chatuchak" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "received 1 · clean 0 · with errors 1 · missing 49 · unreadable 0 file(s)")
+    result = run("validate", book, "--lang", "en")
+    assert result.exit_code == 1
+    assert not _has_thai(result.output.replace(book.name, "")), result.output
+    assert "error" in result.output and "district weighted score" in result.output
+    assert "→" in result.output  # the explanations, in English
+    assert result.output.strip().splitlines()[-1].endswith("warning(s)")
+
+
+def test_history_shows_labelled_columns_and_bangkok_time(built_workbooks: dict[int, Path], tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill.fill_workbook(built_workbooks[1030], inbox / "chatuchak.xlsm", values={"KPI-05": fill.seed_values()},
+                       report_quarter=4)
+    db = tmp_path / "h.sqlite"
+    assert run("consolidate", inbox, "--catalog", SAMPLE_YAML, "--quarter", "4", "--out", tmp_path / "s.xlsx",
+               "--db", db).exit_code == 1
+    trend = run("history", "--district", "1030", "--db", db)
+    assert trend.exit_code == 0, trend.output
+    assert "คะแนน / score" in trend.output and "status_th" not in trend.output
+    runs = run("history", "runs", "--db", db)
+    assert "run at (Bangkok)" in runs.output
+    from kpi_xl.history import runs_frame
+
+    stored = runs_frame(db, every=True).iloc[0]["run_at"]  # naive UTC in the database
+    bangkok = (stored + dt.timedelta(hours=7)).strftime("%Y-%m-%d %H:%M:%S")
+    assert bangkok in runs.output

@@ -42,6 +42,7 @@ from kpi_xl.catalog import Catalog, DistrictRef, Indicator
 from kpi_xl.consolidate import ConsolidationResult, Status, consolidate, discover, districts_in_name
 from kpi_xl.fill import fill_workbook
 from kpi_xl.form import load_spec
+from kpi_xl.summary import DATA_NOTE, data_columns
 
 QUARTER = 2
 SHEETS = ["ภาพรวม", "สถานะการส่ง", "คะแนนรายเขต", "รายตัวชี้วัด", "ปัญหาที่พบ", "ข้อมูล", "รายการแฟ้ม"]
@@ -571,7 +572,9 @@ def test_summary_sheets_and_page_setup(summary_book: openpyxl.Workbook, scenario
     assert summary_book.sheetnames == SHEETS
     for ws in summary_book.worksheets:
         assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9, ws.title
-        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        # A fixed 90 %, never fit-to-width: wide sheets go on across pages instead of shrinking to 5 pt
+        assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.scale == 90, ws.title
     frozen = {ws.title: ws.freeze_panes for ws in summary_book.worksheets}
     assert frozen["สถานะการส่ง"] == "C2" and frozen["คะแนนรายเขต"] == "C3" and frozen["ปัญหาที่พบ"] == "A2"
     assert frozen["ข้อมูล"] == "E3"
@@ -581,7 +584,7 @@ def test_summary_sheets_and_page_setup(summary_book: openpyxl.Workbook, scenario
     with zipfile.ZipFile(scenario.out) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert len(charts) == 2
-        assert b'barDir val="bar"' in z.read(charts[0]) and b'grouping val="stacked"' in z.read(charts[1])
+        assert b'barDir val="col"' in z.read(charts[0]) and b'grouping val="stacked"' in z.read(charts[1])
         core = z.read("docProps/core.xml").decode()
         assert "2021-03-31T00:00:00Z" in core  # fixed: the quarter's last day, not the clock
 
@@ -676,7 +679,10 @@ def test_problem_sheet(summary_book: openpyxl.Workbook, scenario: Scenario) -> N
 def test_data_sheet_is_a_pivot_ready_table(summary_book: openpyxl.Workbook, scenario: Scenario) -> None:
     ws = summary_book["ข้อมูล"]
     table = ws.tables["kpi_data"]
-    keys = [c for c in _rows(ws)[0] if c]
+    first_row = _rows(ws)[0]
+    keys = [c for c in first_row[:len(data_columns())] if c]
+    # Beside the table, after one empty column: the note that is the sheet's whole print area
+    assert first_row[len(keys) + 1] == DATA_NOTE and ws.print_area.endswith(f"${openpyxl.utils.get_column_letter(len(keys) + 2)}$1")
     n = len(scenario.result.scores)
     assert table.ref == f"A2:{openpyxl.utils.get_column_letter(len(keys))}{n + 2}"
     body = _rows(ws, 3)

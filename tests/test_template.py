@@ -234,8 +234,11 @@ def test_required_inputs_highlighted_by_reporting_quarter(sample_catalog: Catalo
 def test_print_setup_and_fonts(chatuchak_workbook: Path) -> None:
     book = openpyxl.load_workbook(chatuchak_workbook)
     for ws in [book["KPI-05"], book[SPEC.sheets["summary"]], book[SPEC.sheets["cover"]]]:
-        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
-        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+        landscape = ws.title == SPEC.sheets["summary"]  # its 8 columns are wider than portrait at 60 %
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == ("landscape" if landscape else "portrait")
+        # a fixed 60 % (16 pt prints at 9.6 pt), never fit-to-page (that printed 7-8.5 pt): tests/test_print.py
+        assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
+        assert ws.page_setup.scale == template.PRINT_SCALE == 60
         assert "หน้า &P / &N" in ws.oddFooter.right.text and "สำนักงานเขตจตุจักร" in ws.oddFooter.left.text
         assert ws.page_margins.left > ws.page_margins.right
     ws = book["KPI-05"]
