@@ -557,7 +557,9 @@ def history_trend_command(
 
 
 TREND_HEADERS = {
-    "period": "ช่วง / period", "status_th": "สถานะ / status", "score": "คะแนน / score", "rank": "อันดับ / rank",
+    "period": "ช่วง / period", "status_th": "สถานะ / status", "score": "คะแนน / score",
+    "hq_score": "คะแนนที่สำนักงานประเมิน / head office's score", "hq_difference": "ผลต่าง / difference",
+    "rank": "อันดับ / rank",
     "change_prev_quarter": "เทียบไตรมาสก่อน / vs previous quarter", "prev_year_score": "ปีก่อน / last year",
     "change_prev_year": "เทียบปีก่อน / vs last year",
 }
