@@ -25,6 +25,7 @@ SCRIPTS: dict[str, tuple[list[str], bool]] = {
     "bench_consolidate.py": (["--sizes", "50,1000"], True),
     "bench_web.py": ([], False),
     "bench_history.py": ([], False),
+    "bench_upgrade.py": (["--runs", "2"], False),
 }
 
 

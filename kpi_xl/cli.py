@@ -161,9 +161,17 @@ def build(
     interpreter: Annotated[str | None, typer.Option(help="Interpreter_Win ของ xlwings / Python path on the PCs")] = None,
     password: Annotated[str | None, typer.Option(help="รหัสผ่านป้องกันแผ่นงาน / sheet protection password")] = None,
     force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มเดิม / overwrite existing workbooks")] = False,
+    split_by: Annotated[str | None, typer.Option("--split-by", help="แยกสำเนาตามหน่วยงาน: responsible / one copy per section")] = None,
+    history_db: Annotated[str | None, typer.Option("--history", help="ฐานข้อมูลประวัติ: แสดงผลปีที่แล้วในแต่ละตัวชี้วัด / history DB: print last year's results")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", help="แฟ้มกุญแจลับ: ลงนามข้อมูลกำกับแฟ้มแบบ HMAC (แทน $KPI_XL_KEY_FILE) / secret key file: keyed metadata checksum")] = None,
 ) -> None:
-    """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year."""
+    """สร้างแบบรายงานของแต่ละเขต / Build one workbook per district for the catalog's fiscal year.
+
+    With --split-by responsible: one copy per section (its indicators fillable, the others read-only)
+    plus the coordinator's copy; combine them with kpi-xl merge. With --history: each indicator
+    sheet shows the district's result and score last year, and the button warns about values far
+    from the district's own past.
+    """
     from . import template
 
     _use_key_file(key_file)
@@ -187,9 +195,21 @@ def build(
         check_output_folder(out, inputs=[catalog])
     except KpiError as exc:
         _fail(exc.problems, 2)
+    past = None
+    if history_db is not None:
+        from .past import districts_past
+
+        if "://" not in history_db and not Path(history_db).is_file():
+            err.print(f"[red]ไม่พบฐานข้อมูลประวัติ {escape(history_db)} / history database not found: {escape(history_db)}[/]")
+            raise typer.Exit(2)
+        past = districts_past(_db_url(history_db), cat.fiscal_year, codes or [d.code for d in cat.districts])
+    if split_by is not None:
+        _build_sections(cat, out, codes, split_by, macros=not no_macros, interpreter=interpreter,
+                        password=password, force=force, past=past)
+        return
     try:
         paths = template.build_all(cat, out, districts=codes, macros=not no_macros, interpreter=interpreter,
-                                   password=password, force=force)
+                                   password=password, force=force, past=past)
     except FileExistsError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
@@ -688,6 +708,92 @@ def docs_all(
 
     for path in write_docs(directory=directory):
         console.print(str(path))
+
+
+# --- upgrade (kpi_xl.upgrade): carry filled workbooks onto a revised catalog ------------------------
+
+
+@app.command()
+def upgrade(
+    old: Annotated[list[Path], typer.Argument(help="แฟ้มเดิมที่กรอกแล้ว หรือโฟลเดอร์ / filled workbooks or folders")],
+    catalog: Annotated[Path, typer.Option("--catalog", "-c", help="ทะเบียนตัวชี้วัดฉบับใหม่ / the revised catalog")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="โฟลเดอร์แฟ้มใหม่ (ไม่ใช่โฟลเดอร์เดิม) / output folder")],
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มใหม่ที่มีอยู่ / overwrite existing outputs")] = False,
+) -> None:
+    """ปรับแฟ้มที่กรอกแล้วตามทะเบียนฉบับใหม่ ยกข้อมูลมาครบ / Upgrade filled workbooks to a revised catalog.
+
+    Every entry is carried over by defined name; what changed is listed here and on a sheet of each
+    new workbook. The inputs are never modified. Exit code 0 all upgraded, 1 some refused.
+    """
+    from .upgrade import upgrade_all
+
+    cat = _load_catalog(catalog)
+    results, refused = upgrade_all(old, cat, out, force=force)
+    for result in results:
+        console.rule(f"{result.source.name} → {result.target}")
+        if not result.changes:
+            console.print("ไม่มีการเปลี่ยนแปลง / nothing changed")
+        table = Table()
+        for h in ("ตัวชี้วัด / indicator", "การเปลี่ยนแปลง / change", "เดิม / before", "ใหม่ / after"):
+            table.add_column(h)
+        for change in result.changes:
+            table.add_row(change.code, escape(change.label), escape(change.old), escape(change.new))
+        if result.changes:
+            console.print(table)
+        placed = sum(len(v) for v in result.placed.values())
+        console.print(f"ยกมาในช่องเดิม {placed} ช่อง, ไปแผ่นงานยกมาจากฉบับเดิม {len(result.carried)} รายการ, "
+                      f"ไม่ผ่านเกณฑ์ใหม่ {len(result.misfits)} รายการ / {placed} entries placed, "
+                      f"{len(result.carried)} carried over, {len(result.misfits)} no longer fit")
+    if refused:
+        _fail(refused, 1)
+    if not results:
+        err.print("[red]ไม่พบแฟ้ม .xlsm/.xlsx ที่จะปรับ / no .xlsm/.xlsx workbook to upgrade[/]")
+        raise typer.Exit(1)
+
+
+# --- sections (kpi_xl.sections): split a district by section, merge the copies back -----------------
+
+
+def _build_sections(cat, out: Path, codes: list[int] | None, by: str, **options) -> None:  # noqa: ANN001, ANN003
+    from .sections import SPLIT_FIELDS, build_sections
+
+    if by not in SPLIT_FIELDS:
+        err.print(f"[red]--split-by ต้องเป็น {', '.join(SPLIT_FIELDS)} (พบ \"{escape(by)}\") / "
+                  f"--split-by must be {', '.join(SPLIT_FIELDS)}[/]")
+        raise typer.Exit(2)
+    try:
+        paths = build_sections(cat, out, codes, by=by, **options)
+    except FileExistsError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"สร้างสำเนาของหน่วยงาน {len(paths)} แฟ้ม ใน {out} / built {len(paths)} section copies in {out}")
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="สำเนาของแต่ละหน่วยงาน หรือโฟลเดอร์ / section copies or folders")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="แฟ้มรวมของเขต .xlsm / the district's merged workbook")],
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มรวมที่มีอยู่ / overwrite the output")] = False,
+) -> None:
+    """รวมสำเนาของหน่วยงานเป็นแฟ้มเดียวของเขต / Merge section copies into the district's workbook.
+
+    Each indicator comes from the copy of the section that owns it; a cell filled differently in two
+    copies is reported with both values and places and left blank. Exit code 0 merged, 1 merged
+    with conflicts, 2 refused (nothing written).
+    """
+    from .sections import MergeError, merge_parts
+
+    try:
+        result = merge_parts(parts, out, force=force)
+    except MergeError as exc:
+        _fail(exc.problems, 2)
+    filled = sum(len(v) for v in result.values.values())
+    console.print(f"รวมแล้ว {len(result.sections)} สำเนา, {filled} ช่อง → {result.target} / merged "
+                  f"{len(result.sections)} copies, {filled} cells")
+    for section in result.missing_sections:
+        err.print(f"[yellow]ไม่มีสำเนาของ {escape(section)} / no copy from section {escape(section)}[/]")
+    if result.problems:
+        _fail(result.problems, 1)
 
 
 def _lang_from_argv(argv: list[str]) -> str:

@@ -82,6 +82,8 @@ def fill_workbook(src: str | Path, dst: str | Path, *, values: dict[str, dict[st
             target_sheet, cell = _destination(defined, f"{sheet}!{name}")
             target = book[target_sheet]
             target[cell].value = value
+            if isinstance(value, str) and value.startswith("="):
+                target[cell].data_type = "s"  # typed text stays text: a leading "=" is not a formula
             if isinstance(value, str) and value:
                 _grow_row(target, cell, value)
     if report_quarter is not None:

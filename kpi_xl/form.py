@@ -84,10 +84,28 @@ class WorkbookName(BaseModel):
     cell: str | None = None
 
 
+class ReportColumn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    th: str
+    en: str
+    width: float = 20
+
+
+class ReportSheet(BaseModel):
+    """A read-only list sheet (title, header, one text row per item), e.g. an upgrade's change report."""
+
+    model_config = ConfigDict(frozen=True)
+    sheet: str
+    title: str
+    columns: list[ReportColumn]
+
+
 class FormSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
     template_version: str
     known_versions: list[str]
+    renamed: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     title: str
     columns: dict[str, float]
     print_area_last_col: str
@@ -97,6 +115,7 @@ class FormSpec(BaseModel):
     fields: dict[str, FieldSpec]
     workbook_names: dict[str, WorkbookName]
     sheets: dict[str, str]
+    report_sheets: dict[str, ReportSheet] = Field(default_factory=dict)
     _addresses: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -108,6 +127,16 @@ class FormSpec(BaseModel):
             raise ValueError(f"fields and placed names differ: {set(placed) ^ set(self.fields)}")
         for name, spec in self.fields.items():
             object.__setattr__(spec, "name", name)
+        for version, renames in self.renamed.items():
+            if version not in self.known_versions:
+                raise ValueError(f"renamed: version {version} is not in known_versions")
+            if version == self.template_version:
+                unknown = {new for new in renames.values() if new is not None} - set(self.fields)
+                if unknown:
+                    raise ValueError(f"renamed: {version} maps onto names the form lacks: {sorted(unknown)}")
+        for key, sheet in self.report_sheets.items():
+            if sheet.sheet not in self.sheets:
+                raise ValueError(f"report_sheets.{key}.sheet {sheet.sheet!r} is not a key of sheets")
         self._addresses = {c.name: (r, c.col_index) for r, row in enumerate(self.rows) for c in row.cells if c.name}
         helped = [(self._addresses[n][0], n) for n, f in self.fields.items() if f.type in HELPED_TYPES]
         rows = [r for r, _ in helped]
@@ -150,6 +179,29 @@ class FormSpec(BaseModel):
 
     def quarter_fields(self, quarter: int) -> list[FieldSpec]:
         return [f for f in self.fields.values() if f.quarter == quarter]
+
+    def names_from(self, version: str) -> dict[str, str | None]:
+        """Defined name in a workbook of template ``version`` → its name in this version (None: dropped).
+
+        Walks ``renamed`` through ``known_versions`` from ``version`` up to the current one, so each
+        release declares only its own step. Names not mentioned keep their name. Raises ``KeyError``
+        for a version this spec does not know.
+        """
+        if version not in self.known_versions:
+            raise KeyError(version)
+        mapping: dict[str, str | None] = {}
+        introduced: set[str] = set()  # names a later version made up: the old workbook never had them
+        later = self.known_versions[self.known_versions.index(version) + 1:]
+        for step in later:
+            renames = self.renamed.get(step, {})
+            for old, current in list(mapping.items()):
+                if current is not None and current in renames:
+                    mapping[old] = renames[current]
+            for old, new in renames.items():
+                if old not in introduced:
+                    mapping.setdefault(old, new)
+            introduced |= {new for new in renames.values() if new is not None}
+        return mapping
 
     @property
     def meta_sheet(self) -> str:

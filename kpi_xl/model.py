@@ -19,7 +19,15 @@ from pydantic import BaseModel, Field
 from .limits import MAX_CATALOG_PARTS
 from .problems import Location, Problem, Report
 
-CHUNK = 30000  # characters per metadata cell (Excel's limit is 32,767)
+CHUNK = 30000
+# The section of a split district's copy that owns no indicator: the coordinator's (kpi_xl.sections).
+COORDINATOR = "ผู้ประสานงานเขต (coordinator)"
+REQUIRED_CODES = ("KPI-E201", "KPI-E202", "KPI-E203")
+
+
+def section_owns(section: str, responsible: str) -> bool:
+    """Whether a section's copy owns an indicator with this ``responsible`` (blank: the coordinator's)."""
+    return (responsible.strip() or COORDINATOR) == section  # characters per metadata cell (Excel's limit is 32,767)
 
 
 class Cell(BaseModel):
@@ -62,12 +70,18 @@ def meta_rows(
     indicator_codes: list[str],
     build_time: str,
     catalog_json: str,
+    section: str = "",
+    past_json: str = "",
     key: bytes | None = None,
 ) -> list[tuple[str, str]]:
     """The metadata sheet's rows (key, value), checksum included; values are text so they round-trip.
 
     With head office's secret ``key`` a ``checksum_kind = hmac-sha256`` row is added and the
     checksum is keyed (see :mod:`kpi_xl.keys`); without one the rows are exactly as before.
+    ``section`` marks a section's copy (``kpi-xl build --split-by``); the row exists only in such
+    copies, so a whole workbook's metadata is what it always was. ``past_json`` (a
+    :class:`DistrictPast` as JSON, from ``kpi-xl build --history``) lets the Excel button compare a
+    value with the district's own past without the history database.
     """
     parts = [catalog_json[i:i + CHUNK] for i in range(0, len(catalog_json), CHUNK)] or [""]
     rows = [
@@ -82,6 +96,10 @@ def meta_rows(
         ("catalog_parts", str(len(parts))),
     ]
     rows += [(f"catalog_json_{i}", part) for i, part in enumerate(parts, start=1)]
+    if section:
+        rows.append(("section", section))
+    if past_json:
+        rows.append(("past_json", past_json))
     if key is not None:
         rows.append(("checksum_kind", HMAC_KIND))
     return [*rows, ("meta_checksum", meta_checksum(rows, key))]
@@ -111,6 +129,8 @@ class Meta(BaseModel):
     build_time: str
     catalog_json: str
     checksum_ok: bool
+    section: str = ""
+    past_json: str = ""
     checksum_kind: str = "sha256"
 
 
@@ -136,6 +156,7 @@ def parse_meta(cells: dict[str, Cell], key: bytes | None = None) -> Meta:
     keys = ["template_version", "fiscal_year", "district_code", "district_name_th", "district_name_en",
             "catalog_hash", "indicator_codes", "build_time", "catalog_parts"]
     keys += [f"catalog_json_{i}" for i in range(1, parts + 1)]
+    keys += [k for k in ("section", "past_json") if k in cells]
     if "checksum_kind" in cells:
         keys.append("checksum_kind")
     rows = [(k, text(k)) for k in keys]
@@ -161,11 +182,38 @@ def parse_meta(cells: dict[str, Cell], key: bytes | None = None) -> Meta:
         catalog_json="".join(values[f"catalog_json_{i}"] for i in range(1, parts + 1)),
         checksum_ok=checksum_ok,
         checksum_kind=kind,
+        section=values.get("section", ""),
+        past_json=values.get("past_json", ""),
     )
 
 
 def catalog_to_json(catalog: Any) -> str:
     return json.dumps(catalog.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class PastResult(BaseModel):
+    """One indicator's stored result for a district in an earlier period (head office's history)."""
+
+    fiscal_year: int
+    quarter: int
+    year_value: float | None = None
+    score: float | None = None
+
+
+class DistrictPast(BaseModel):
+    """What the history knows of one district before ``fiscal_year``: last year's results to print
+    beside this year's inputs, and the values of earlier years for the outlier warning.
+
+    ``known`` lists every indicator code any district reported last year, so an indicator missing
+    from it is new (ตัวชี้วัดใหม่), while one known but absent from ``last_year`` had no result here.
+    ``own`` is indicator code → quarter → the district's values scored in that quarter of earlier years.
+    """
+
+    fiscal_year: int
+    district_code: int
+    last_year: dict[str, PastResult] = Field(default_factory=dict)
+    known: list[str] = Field(default_factory=list)
+    own: dict[str, dict[int, list[float]]] = Field(default_factory=dict)
 
 
 class FieldValue(BaseModel):

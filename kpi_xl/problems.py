@@ -338,6 +338,32 @@ _kind("KPI-W602", W, "Saved date not trusted",
       "the saved date inside the file ({value}) {reason_en}, so it is not used to choose among duplicates; "
       "the file's own time ({expected}) is used",
       "ลบแฟ้มที่ไม่ใช้ออกจากโฟลเดอร์", "remove the unused file from the folder")
+# --- Upgrade (kpi-xl upgrade) and section copies (build --split-by, merge) ---------------------
+_kind("KPI-E620", E, "Output already exists",
+      "มีแฟ้ม {value} อยู่แล้ว", "{value} already exists",
+      "ใช้ --force เพื่อเขียนทับ หรือเลือกโฟลเดอร์ --out อื่น (สองแฟ้มของเขตเดียวกันต้องแยกโฟลเดอร์)",
+      "use --force to overwrite it, or another --out folder (two workbooks of one district need two folders)")
+_kind("KPI-E621", E, "Same cell filled differently in two section copies",
+      "{label_th} กรอกต่างกัน: {value} และ {expected}", "{label_en} was filled differently: {value} and {expected}",
+      "ตกลงค่าที่ถูกต้องแล้วกรอกในแฟ้มรวม (ช่องนี้เว้นว่างไว้ ดูแผ่นงาน ข้อขัดแย้ง)",
+      "agree on the right value and type it into the merged workbook (left blank; see the conflicts sheet)")
+_kind("KPI-E622", E, "Not a section copy",
+      "แฟ้มนี้ไม่ใช่สำเนาของหน่วยงาน (ไม่มี section ในข้อมูลกำกับแฟ้ม)",
+      "this workbook is not a section copy (no section in its metadata)",
+      "รวมเฉพาะแฟ้มที่สร้างด้วย kpi-xl build --split-by responsible", "merge only copies made by kpi-xl build --split-by responsible")
+_kind("KPI-E623", E, "Section copy given twice",
+      "สำเนาของ {value} มีสองแฟ้ม: {expected}", "two copies of section {value}: {expected}",
+      "ส่งเฉพาะแฟ้มล่าสุดของแต่ละหน่วยงาน", "give only the latest copy of each section")
+_kind("KPI-W620", W, "A section's copy sent instead of the district's workbook",
+      "แฟ้มนี้เป็นสำเนาของ {value} ตัวชี้วัดของหน่วยงานอื่นในแฟ้มนี้จึงว่าง",
+      "this is the copy of section {value}; the other sections' indicators in it are empty",
+      "รวมสำเนาของทุกหน่วยงานด้วย kpi-xl merge แล้วส่งแฟ้มรวม", "merge every section's copy with kpi-xl merge and send the result")
+# A value far from the district's own past or the other districts' (kpi_xl.outliers): history, not a cell rule.
+_kind("KPI-W630", W, "Value far from the usual",
+      "ผลงาน {value} ห่างจาก{basis_th}มาก (ค่ากลาง {median}, z = {z} เกิน ±{threshold})",
+      "the value {value} is far from {basis_en} (median {median}, z = {z}, beyond ±{threshold})",
+      "ตรวจว่าพิมพ์ถูกหรือไม่ (หน่วย จุดทศนิยม ไตรมาส) ถ้าถูกต้องแล้วไม่ต้องแก้",
+      "check it was typed right (unit, decimal point, quarter); if it is right, nothing to do")
 
 # --- District sign-off (ยืนยันส่งรายงาน) and head office's view of it --------------------------------
 _kind("KPI-E701", E, "Sign-off refused",

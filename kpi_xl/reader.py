@@ -5,17 +5,20 @@ Why this shape:
 * **Names, not addresses.** Every contract cell is found through the defined names stored in the
   workbook itself (``xl/workbook.xml``), so a clerk who inserts a row above an input breaks nothing:
   Excel and LibreOffice move the names with the cells.
-* **One read of the file.** The bytes are read once; the standard library's ``zipfile`` reads the
-  small package parts (workbook, relationships, document properties) from them and python-calamine
-  (Rust) decodes, from the same bytes, the cells of only the sheets the names point at. A reader of
-  our own (inflate the sheet XML, find each named cell) was slower than calamine on these files
-  (≈ 9 vs 7 ms per 30-indicator workbook) and would have to copy calamine's care for odd producers;
-  see ``bench/bench_read.py`` for the figures against openpyxl and plain unzipping. The defined names
-  are split by one regular expression (twice as fast as ElementTree for ~700 names) and cached on
-  their text, which the workbooks of one catalog share.
-* **Error values kept.** calamine turns a formula error (``#DIV/0!``) into an empty cell; the
-  validator must say "not a number — found #DIV/0!", not "empty". So the XML of every sheet where a
-  named cell came back empty is searched for error cells, and their text is returned as ``raw``.
+* **One read of the file, one parse.** The bytes are read once; the standard library's ``zipfile``
+  reads the small package parts from them, and every sheet the names point at is inflated once,
+  bounded (the size limits need that anyway). The named cells' values are then taken from those
+  same inflated bytes by :mod:`kpi_xl.sheetcells`: one regular expression per sheet jumps to the
+  named cells, typed as calamine types them (numbers, shared/inline strings, booleans, dates of
+  date-formatted cells) and with error values (``#DIV/0!``) as their text, in the same pass.
+  Handing the sheets to python-calamine instead inflated and parsed each whole sheet a second
+  time, into Python lists, for ~23 cells a sheet (2.3× calamine's own time on the same sheets,
+  see ``bench/bench_read.py``). A workbook with anything that parser does not copy calamine on
+  (cells without ``r``, prefixed tags, comments, 1904 dates, time formats, a bad CRC…) is read
+  by python-calamine as before: far cells cut first, then the XML of sheets where a named cell
+  came back empty searched for error values, which calamine reads as empty. The defined names
+  are split by one regular expression (twice as fast as ElementTree for ~700 names) and cached
+  on their text, which the workbooks of one catalog share.
 * **Cached formula values are raw data only.** ``score`` and ``target_met`` come back as whatever
   the last client cached; the validator recomputes them.
 * **Bad input is a located problem, never a traceback**: :class:`ReadError` carries exactly one
@@ -42,9 +45,18 @@ import python_calamine
 
 from . import limits
 from .form import load_spec
-from .model import Cell, RawWorkbook
+from .model import RawWorkbook
 from .names import ContractName, contract_names
 from .problems import KpiError, Location, Problem, problem
+from .sheetcells import (
+    Fallback,
+    SharedStrings,
+    cell_values,
+    check_crc,
+    column_values,
+    date_styles,
+    plain_sheet,
+)
 
 __all__ = ["ReadError", "read_workbook", "parse_reference"]
 
@@ -339,10 +351,13 @@ def _value(grid: Grid, a1: str) -> Any:
     return None if value == "" else value
 
 
-def _cell(name: str, sheet: str, a1: str, raw: Any) -> Cell:
-    # The plain constructor: pydantic-core validates these four fields faster (≈1 µs) than
-    # model_construct's Python path (≈2 µs).
-    return Cell(name=name, sheet=sheet, cell=a1, raw=raw)
+CellData = dict[str, Any]  # a Cell's fields, validated into Cells by one RawWorkbook validation
+
+
+def _cell(name: str, sheet: str, a1: str, raw: Any) -> CellData:
+    # Plain dicts, made Cells by pydantic-core in the one RawWorkbook.model_validate call: 700
+    # Cell(...) constructors cost 1.5 ms per 30-indicator workbook, the one call 1.0 ms.
+    return {"name": name, "sheet": sheet, "cell": a1, "raw": raw}
 
 
 # --- entry point -----------------------------------------------------------------------------------
@@ -458,52 +473,126 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
         modified = _modified(zf, members)
         parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
         # Every part calamine will inflate is inflated here first, bounded: its declared size may lie.
-        xml = {sheet: _no_dtd(_member(zf, data, parts[sheet], file), parts[sheet], file)
-               for sheet in needed if sheet in parts}
-        for part in _calamine_parts(members):
-            _no_dtd(_member(zf, data, part, file), part, file)
-        trimmed = _trim_far_cells(xml, used, meta_sheet)
-        source = data if not trimmed else _calamine_package(zf, data, file, parts, needed, trimmed)
-        grids = _grids(source, needed)
-        # calamine reads an error value (#DIV/0!) as an empty cell. Only a sheet where a named cell
-        # came back empty can hide one, so only those sheets' XML is searched.
-        values = [_value(grids[n.sheet], n.cell) for n in used]
-        suspects = {n.sheet for n, raw in zip(used, values, strict=True) if raw is None}
-        errors = {sheet: _error_cells(xml[sheet]) for sheet in _ordered(suspects, sheet_names) if sheet in xml}
+        xml: dict[str, bytes] = {}
+        plain: set[str] = set()
+        for sheet in needed:
+            if sheet in parts:
+                body = xml[sheet] = _member(zf, data, parts[sheet], file)
+                if plain_sheet(body):  # no "<!" at all, so no DTD either: one scan serves both
+                    plain.add(sheet)
+                else:
+                    _no_dtd(body, parts[sheet], file)
+        extra = {part: _no_dtd(_member(zf, data, part, file), part, file) for part in _calamine_parts(members)}
+        try:
+            if len(plain) < len(xml):
+                raise Fallback("sheet")
+            values, meta_lines = _fast_values(zf, workbook_part, workbook_xml, parts, xml, extra, used, meta_sheet)
+        except Fallback:
+            values, meta_lines = _calamine_values(zf, data, file, parts, needed, xml, used, meta_sheet, sheet_names)
 
-    workbook_cells: dict[str, Cell] = {}
-    sheets: dict[str, dict[str, Cell]] = {sheet: {} for sheet in _ordered(wanted_scopes, sheet_names)}
+    workbook_cells: dict[str, CellData] = {}
+    sheets: dict[str, dict[str, CellData]] = {sheet: {} for sheet in _ordered(wanted_scopes, sheet_names)}
     for n, raw in zip(used, values, strict=True):
-        if raw is None and n.sheet in errors:
-            raw = errors[n.sheet].get(n.cell)
         cell = _cell(n.name, n.sheet, n.cell, raw)
         if n.scope is None:
             workbook_cells[n.name] = cell
         else:
             sheets[n.scope][n.name] = cell
 
-    meta: dict[str, Cell] = {}
+    meta: dict[str, CellData] = {}
+    for r, key, raw in meta_lines:
+        meta[key] = _cell(key, meta_sheet, f"{META_VALUE_LETTER}{r + 1}", raw)
+    _check_meta_counts(meta, file, meta_sheet)
+
+    return RawWorkbook.model_validate({
+        "file": file,
+        "sheet_names": sheet_names,
+        "meta": meta,
+        "workbook_cells": workbook_cells,
+        "sheets": sheets,
+        "modified": modified,
+        "problems": misdirected,
+    })
+
+
+MetaLine = tuple[int, str, Any]  # (0-based row, key, raw value) of the metadata sheet
+
+
+def _meta_key(key: Any) -> str | None:
+    """Column A's key as text; None for an empty row (a whole number typed as a key reads as one)."""
+    if key == "" or key is None:
+        return None
+    if isinstance(key, float) and key.is_integer():
+        key = int(key)
+    return str(key)
+
+
+def _fast_values(zf: zipfile.ZipFile, workbook_part: str, workbook_xml: str, parts: dict[str, str],
+                 xml: dict[str, bytes], extra: dict[str, bytes], used: list[_Name],
+                 meta_sheet: str) -> tuple[list[Any], list[MetaLine]]:
+    """Every used name's value and the metadata rows, parsed once from the sheet XML already
+    inflated, every sheet plain (see :mod:`kpi_xl.sheetcells`); raises :class:`Fallback` for what only calamine
+    reads the way it always did."""
+    if workbook_part != "xl/workbook.xml" or "date1904" in workbook_xml or \
+            not workbook_xml.rstrip().endswith("workbook>"):
+        raise Fallback("workbook")
+    for sheet, body in xml.items():
+        check_crc(body, zf.getinfo(parts[sheet]).CRC)
+    for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
+        if part in extra:
+            check_crc(extra[part], zf.getinfo(part).CRC)
+    strings = SharedStrings(extra.get("xl/sharedStrings.xml"))
+    styles = _cached_bytes(date_styles, extra.get("xl/styles.xml"))
+    refs: dict[str, list[str]] = {}
+    for n in used:
+        refs.setdefault(n.sheet, []).append(n.cell)
+    if any(sheet not in xml for sheet in refs):
+        raise Fallback("sheet part missing")  # calamine's error, as before
+    found = {sheet: cell_values(xml[sheet], tuple(cells), strings, styles) for sheet, cells in refs.items()}
+    values = [found[n.sheet].get(n.cell) for n in used]
+    meta_lines: list[MetaLine] = []
+    if meta_sheet in xml:
+        rows = column_values(xml[meta_sheet], ("A", "B"), limits.MAX_META_ROWS, strings, styles)
+        for row in sorted(rows):
+            key = _meta_key(rows[row].get("A"))
+            if key is not None:
+                meta_lines.append((row - 1, key, rows[row].get("B")))
+    return values, meta_lines
+
+
+def _cached_bytes(function: Any, xml: bytes | None) -> Any:
+    """Like :func:`_cached`, for a part kept as bytes."""
+    if xml is None or len(xml) <= limits.CACHED_XML_CHARS:
+        return function(xml)
+    return function.__wrapped__(xml)
+
+
+def _calamine_values(zf: zipfile.ZipFile, data: bytes, file: str, parts: dict[str, str], needed: list[str],
+                     xml: dict[str, bytes], used: list[_Name], meta_sheet: str,
+                     sheet_names: list[str]) -> tuple[list[Any], list[MetaLine]]:
+    """The same through python-calamine, for files the fast path leaves alone: far cells cut
+    first, then error values found in the XML of sheets where a named cell came back empty."""
+    trimmed = _trim_far_cells(xml, used, meta_sheet)
+    source = data if not trimmed else _calamine_package(zf, data, file, parts, needed, trimmed)
+    grids = _grids(source, needed)
+    # calamine reads an error value (#DIV/0!) as an empty cell. Only a sheet where a named cell
+    # came back empty can hide one, so only those sheets' XML is searched.
+    values = [_value(grids[n.sheet], n.cell) for n in used]
+    suspects = {n.sheet for n, raw in zip(used, values, strict=True) if raw is None}
+    errors = {sheet: _error_cells(xml[sheet]) for sheet in _ordered(suspects, sheet_names) if sheet in xml}
+    for i, (n, raw) in enumerate(zip(used, values, strict=True)):
+        if raw is None and n.sheet in errors:
+            values[i] = errors[n.sheet].get(n.cell)
+    meta_lines: list[MetaLine] = []
     for r, line in enumerate(grids.get(meta_sheet, ())):
         if r >= limits.MAX_META_ROWS:
             break
-        key = line[META_KEY_COLUMN] if line else ""
-        if key == "" or key is None:
+        key = _meta_key(line[META_KEY_COLUMN] if line else "")
+        if key is None:
             continue
-        if isinstance(key, float) and key.is_integer():
-            key = int(key)
         raw = line[META_VALUE_COLUMN] if len(line) > META_VALUE_COLUMN else ""
-        meta[str(key)] = _cell(str(key), meta_sheet, f"{META_VALUE_LETTER}{r + 1}", None if raw == "" else raw)
-    _check_meta_counts(meta, file, meta_sheet)
-
-    return RawWorkbook(
-        file=file,
-        sheet_names=sheet_names,
-        meta=meta,
-        workbook_cells=workbook_cells,
-        sheets=sheets,
-        modified=modified,
-        problems=misdirected,
-    )
+        meta_lines.append((r, key, None if raw == "" else raw))
+    return values, meta_lines
 
 
 # --- limits ------------------------------------------------------------------------------------
@@ -545,24 +634,25 @@ def _check_members(infos: list[zipfile.ZipInfo], file: str) -> None:
         raise _too_large(file, "zip (ทั้งแฟ้ม / whole package)", _mib(total), _mib(limits.MAX_PACKAGE_BYTES))
 
 
-def _check_meta_counts(meta: dict[str, Cell], file: str, meta_sheet: str) -> None:
+def _check_meta_counts(meta: dict[str, CellData], file: str, meta_sheet: str) -> None:
     """``catalog_parts`` decides how many rows are gathered: a hand-edited 10**9 is refused here."""
     cell = meta.get("catalog_parts")
-    if cell is None or cell.raw is None:
+    if cell is None or cell["raw"] is None:
         return
+    raw, a1 = cell["raw"], cell["cell"]
     try:
-        parts = int(float(str(cell.raw).strip()))
+        parts = int(float(str(raw).strip()))
     except (ValueError, OverflowError):
         return  # not a number: the checksum (KPI-E104) reports the edited sheet
     if not 0 <= parts <= limits.MAX_CATALOG_PARTS:
-        raise _too_large(file, f"{meta_sheet}!{cell.cell} (catalog_parts)", str(cell.raw)[:40],
-                         limits.MAX_CATALOG_PARTS, Location(file=file, sheet=meta_sheet, cell=cell.cell))
+        raise _too_large(file, f"{meta_sheet}!{a1} (catalog_parts)", str(raw)[:40],
+                         limits.MAX_CATALOG_PARTS, Location(file=file, sheet=meta_sheet, cell=a1))
 
 
 def _no_dtd(xml: bytes, part: str, file: str) -> bytes:
     """Excel never writes a DTD; one in a part is at best useless, at worst an entity bomb or an
     external entity (XXE) for whichever XML parser reads the part next (annotate's openpyxl)."""
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+    if b"<!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml):  # one scan for the usual part
         raise ReadError(problem("KPI-E116", Location(file=file), part=part))
     return xml
 

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,6 +84,7 @@ class Context:
     catalog: Catalog
     indicator: Indicator
     district: DistrictRef
+    past: model.DistrictPast | None = None
 
     @property
     def office_th(self) -> str:
@@ -141,6 +142,23 @@ def _criterion_score(ind: Indicator, name: str) -> Any:
     return ""
 
 
+def _last_year(ctx: Context) -> str:
+    """The row beside this year's result: last year's result and score, or that the indicator is new."""
+    past = ctx.past
+    if past is None:
+        return ""
+    ind, fy = ctx.indicator, past.fiscal_year
+    found = past.last_year.get(ind.code)
+    if found is not None:
+        value = "-" if found.year_value is None else f"{_num(found.year_value)} {ind.unit}"
+        score = "-" if found.score is None else f"{found.score:.2f}"
+        return (f"ปีงบประมาณ {fy} (ไตรมาส {found.quarter}): ผลงาน {value} คะแนน {score} "
+                f"(last year's result and score)")
+    if ind.code in past.known:
+        return f"ปีงบประมาณ {fy}: ไม่มีผลของเขตนี้ (no result for this district last year)"
+    return f"ปีงบประมาณ {fy}: ตัวชี้วัดใหม่ (new indicator)"
+
+
 SOURCES: dict[str, Callable[[Context], str]] = {
     "form_title": lambda ctx: load_spec().title,
     "office_and_year": lambda ctx: f"{ctx.office_th} ปีงบประมาณ พ.ศ. {ctx.catalog.fiscal_year}",
@@ -161,6 +179,7 @@ SOURCES: dict[str, Callable[[Context], str]] = {
         "ไตรมาสที่บรรลุ" if ctx.indicator.scoring is Scoring.MILESTONE else "คะแนน"
     ),
     **{f"criterion_{n}": _criterion(n) for n in range(1, 6)},
+    "last_year": _last_year,
     "value_header": lambda ctx: (
         "" if ctx.indicator.scoring is Scoring.MILESTONE else f"ผล ({ctx.indicator.unit})"
     ),
@@ -244,6 +263,8 @@ class _Formats:
         self.input_number = add(**inputs, align="center", num_format="#,##0.00")
         self.input_date = add(**inputs, align="left", num_format=thai.BE_DATE_FORMAT)
         self.input_quarter = add(**inputs, align="center", num_format="0")
+        self.read_only = add(**dotted, bg_color="#EDEDED")  # another section's input, locked
+        self.past = add(italic=True, font_color="#404040", border=1, bg_color="#F2F2F2")
         self.score = add(bold=True, align="center", num_format="0.00", border=1)
         self.met = add(bold=True, align="center", border=1)
         self.helper = add(num_format="0.00")
@@ -370,7 +391,10 @@ def _spec_widths(spec: FormSpec) -> list[float]:
 
 
 def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context, *, macros: bool,
-                     password: str | None) -> None:
+                     password: str | None, editable: bool = True) -> None:
+    """One indicator's form page. ``editable=False`` (another section's sheet in a section copy)
+    keeps every name and formula but locks the inputs and drops their Excel checks, so the sheet
+    reads and prints the same and only its owner's copy can fill it."""
     ind = ctx.indicator
     sheet = ind.code
     ws = book.add_worksheet(sheet, worksheet_class=_Worksheet)
@@ -416,6 +440,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                         "header": fmt.header}.get(row.style, fmt.text)
             if r in criteria_rows and cell.source:
                 cell_fmt = fmt.criterion
+            if row.style == "past":
+                cell_fmt = fmt.past if ctx.past is not None else fmt.text
             if cell.text is not None:
                 value = cell.text
             elif cell.source is not None:
@@ -433,6 +459,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
                     ws.write_formula(r, c, formulas[cell.name], cf, cached[cell.name])
                     _define(book, sheet, cell.name, r, c)
                     continue
+                elif not editable:
+                    cell_fmt = fmt.criterion_fixed if r in criteria_rows else fmt.read_only
                 else:
                     cell_fmt = fmt.criterion_input if r in criteria_rows else input_fmt[field.type]
                     if field.type == "text" and span > 1:
@@ -472,6 +500,8 @@ def _write_indicator(book: Workbook, fmt: _Formats, spec: FormSpec, ctx: Context
         ws.set_h_pagebreaks([sections[-1]])
     if macros:
         _buttons(ws)
+    if not editable:
+        ws.set_tab_color("#A6A6A6")
     _protect(ws, password)
 
 
@@ -501,7 +531,7 @@ def _cover_cell(spec: FormSpec) -> tuple[int, int]:
 
 
 def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog, district: DistrictRef,
-                 indicators: Sequence[Indicator], *, macros: bool, password: str | None) -> None:
+                 indicators: Sequence[Indicator], *, macros: bool, password: str | None, section: str = "") -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["cover"])
     widths = [4.0, 28.0, 8.0, 14.0, 13.0, 13.0]  # 80 units: the page width at PRINT_SCALE
     for c, w in enumerate(widths):
@@ -516,6 +546,9 @@ def _write_cover(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catalog
         (f"ปีงบประมาณ พ.ศ. {fy} (fiscal year {thai.to_ce(fy)})", fmt.subtitle),
         (catalog.title_th, fmt.text),
     ]
+    if section:
+        head.append((f"สำเนาของ {section} — กรอกได้เฉพาะตัวชี้วัดของหน่วยงานนี้ แผ่นงานสีเทาเป็นของหน่วยงานอื่น "
+                     f"(section copy: only this section's indicators can be filled)", fmt.section))
     if len(head) > q_row:
         raise ValueError(f"form_spec.yaml puts report_quarter on row {q_row + 1}; the cover needs {len(head)} rows above it")
     for r, (text, f) in enumerate(head):
@@ -659,6 +692,43 @@ def _write_results(book: Workbook, spec: FormSpec, footer: str) -> None:
     ws.write_string(0, 0, "ยังไม่ได้ตรวจ: กดปุ่ม ตรวจสอบข้อมูล / not checked yet")
 
 
+def _write_report_sheet(book: Workbook, fmt: _Formats, spec: FormSpec, key: str,
+                        rows: Sequence[Mapping[str, Any]], footer: str, password: str | None) -> None:
+    """A read-only list laid out by ``spec.report_sheets[key]``; every value is written as text,
+    since it may come from a workbook a clerk typed (a leading "=" stays text, never a formula)."""
+    layout = spec.report_sheets[key]
+    ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets[layout.sheet])
+    widths = [c.width for c in layout.columns]
+    last = len(widths) - 1
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+    ws.merge_range(0, 0, 0, last, layout.title, fmt.title)
+    ws.set_row(0, row_height([(layout.title, sum(widths))]) + 6)
+    for c, column in enumerate(layout.columns):
+        ws.write_string(1, c, f"{column.th}\n{column.en}", fmt.th)
+    ws.set_row(1, row_height([(f"{c.th}\n{c.en}", c.width) for c in layout.columns]))
+    for r, item in enumerate(rows, start=2):
+        texts = []
+        for c, column in enumerate(layout.columns):
+            value = item.get(column.key)
+            text = "" if value is None else str(value)
+            if text:
+                ws.write_string(r, c, text, fmt.td)
+                texts.append((text, widths[c]))
+            else:
+                ws.write_blank(r, c, None, fmt.td)
+        ws.set_row(r, row_height(texts))
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(**MARGINS)
+    ws.repeat_rows(0, 1)
+    font = f'&"{FONT},Regular"&14'
+    ws.set_footer(f"&L{font}{footer} · {ws.name}&R{font}หน้า &P / &N", {"margin": 0.3})
+    ws.print_area(0, 0, max(1, len(rows) + 1), last)
+    _protect(ws, password)
+
+
 def _write_meta(book: Workbook, spec: FormSpec, rows: list[tuple[str, str]]) -> None:
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["meta"])
     ws.set_column(0, 0, 20)
@@ -730,10 +800,19 @@ def _exists_message(path: Path) -> str:
 
 def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True, interpreter: str | None = None,
                    password: str | None = None, build_time: dt.datetime | None = None,
-                   vba_projects: Mapping[int, bytes] | None = None) -> bytes:
+                   vba_projects: Mapping[int, bytes] | None = None,
+                   report_sheets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                   section: str = "", editable: Collection[str] | None = None,
+                   past: model.DistrictPast | None = None) -> bytes:
     """The finished workbook as bytes (the builders write them atomically).
 
     ``vba_projects`` (sheet count → vbaProject.bin) lets a caller hand over projects made once.
+    ``report_sheets`` (key of the spec's ``report_sheets`` → rows of {column key: text}) adds those
+    read-only list sheets after the summary, in the spec's order: an upgrade's change report and
+    the entries carried over from the earlier workbook. ``section`` and ``editable`` (indicator
+    codes) make a section's copy: its name in the metadata and on the cover, the other indicator
+    sheets read-only. ``past`` (from head office's history) prints last year's result on every
+    indicator sheet and travels in the metadata for the button's outlier warning.
     """
     spec = load_spec()
     district = catalog.district(district_code)
@@ -760,10 +839,15 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
     })
     book.set_size(1400, 900)
     fmt = _Formats(book)
-    _write_cover(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
+    _write_cover(book, fmt, spec, catalog, district, indicators, macros=macros, password=password, section=section)
     for ind in indicators:
-        _write_indicator(book, fmt, spec, Context(catalog, ind, district), macros=macros, password=password)
+        _write_indicator(book, fmt, spec, Context(catalog, ind, district, past), macros=macros, password=password,
+                         editable=editable is None or ind.code in editable)
     _write_summary(book, fmt, spec, catalog, district, indicators, macros=macros, password=password)
+    for key in spec.report_sheets:
+        if report_sheets and key in report_sheets:
+            _write_report_sheet(book, fmt, spec, key, report_sheets[key],
+                                f"สำนักงานเขต{district.name_th} ปีงบประมาณ {catalog.fiscal_year}", password)
     _write_results(book, spec, f"สำนักงานเขต{district.name_th} ปีงบประมาณ {catalog.fiscal_year}")
     rows = model.meta_rows(
         template_version=spec.template_version,
@@ -775,6 +859,8 @@ def workbook_bytes(catalog: Catalog, district_code: int, *, macros: bool = True,
         indicator_codes=[i.code for i in indicators],
         build_time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         catalog_json=model.catalog_to_json(catalog),
+        section=section,
+        past_json=past.model_dump_json() if past is not None else "",
         key=load_key(),  # head office's secret (KPI_XL_KEY / KPI_XL_KEY_FILE): keyed checksum when set
     )
     _write_meta(book, spec, rows)
@@ -810,16 +896,19 @@ def build_workbook(catalog: Catalog, district_code: int, out_dir: str | Path, *,
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(catalog_json: str, options: dict[str, Any], projects: dict[int, bytes]) -> None:
+def _init_worker(catalog_json: str, options: dict[str, Any], projects: dict[int, bytes],
+                 past: dict[int, model.DistrictPast] | None = None) -> None:
     _WORKER["catalog"] = Catalog.model_validate_json(catalog_json)
     _WORKER["options"] = options
     _WORKER["projects"] = projects
+    _WORKER["past"] = past or {}
 
 
 def _build_into(code: int, folder: str) -> str:
     catalog: Catalog = _WORKER["catalog"]
     options: dict[str, Any] = _WORKER["options"]
-    data = workbook_bytes(catalog, code, vba_projects=_WORKER["projects"], **options)
+    data = workbook_bytes(catalog, code, vba_projects=_WORKER["projects"], past=_WORKER.get("past", {}).get(code),
+                          **options)
     path = Path(folder) / output_name(catalog, code, macros=options["macros"])
     path.write_bytes(data)
     return path.name
@@ -836,11 +925,13 @@ def _sheet_count(catalog: Catalog, code: int) -> int:
 def build_all(catalog: Catalog, out_dir: str | Path, districts: Iterable[int] | None = None, macros: bool = True,
               interpreter: str | None = None, password: str | None = None, force: bool = False,
               jobs: int | None = None, build_time: dt.datetime | None = None,
-              progress: Callable[[str], None] | None = None) -> list[Path]:
+              progress: Callable[[str], None] | None = None,
+              past: Mapping[int, model.DistrictPast] | None = None) -> list[Path]:
     """Every district's workbook (or those listed), all or nothing: built in a temp folder, then moved.
 
     Uses a process pool (both cores) when there are more than a few workbooks; each worker gets the
-    catalog and the VBA projects once.
+    catalog and the VBA projects once. ``past`` (district code → its history, see
+    :func:`kpi_xl.past.districts_past`) prints last year's results on the indicator sheets.
     """
     out = Path(out_dir)
     codes = [d.code for d in catalog.districts] if districts is None else list(dict.fromkeys(districts))
@@ -867,13 +958,13 @@ def build_all(catalog: Catalog, out_dir: str | Path, districts: Iterable[int] | 
         if workers > 1 and len(codes) > PARALLEL_THRESHOLD:
             catalog_json = catalog.model_dump_json()
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(catalog_json, options, projects)) as pool:
+                                     initargs=(catalog_json, options, projects, dict(past or {}))) as pool:
                 chunk = max(1, len(codes) // (workers * 4))
                 for name in pool.map(_build_into, codes, [str(staging)] * len(codes), chunksize=chunk):
                     if progress:
                         progress(name)
         else:
-            _WORKER.update(catalog=catalog, options=options, projects=projects)
+            _WORKER.update(catalog=catalog, options=options, projects=projects, past=dict(past or {}))
             for code in codes:
                 name = _build_into(code, str(staging))
                 if progress:

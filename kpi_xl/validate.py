@@ -23,6 +23,11 @@ Decisions (documented in the validation docs as well):
 - **Cached cells.** ``score``, ``target_met`` and ``year_value`` are recomputed; their
   :class:`~kpi_xl.model.FieldValue` carries the recomputed value (``target_met`` as the sheet shows
   it: "ผ่าน"/"ไม่ผ่าน"/"") with the cell to write it to.
+- **A section's copy** (``kpi-xl build --split-by``): the other sections' missing inputs are not
+  reported (their sheets are locked in this copy), and KPI-W620 says it is a copy to be merged.
+- **Far from the usual** (KPI-W630, a warning): a workbook built with head office's history carries
+  the district's own past values; a value far from them (median and MAD, :mod:`kpi_xl.outliers`) is
+  pointed out. The other districts' spread is checked at head office (consolidation).
 - **Missing indicator sheet** (KPI-E110): the indicator still applies, so it is listed with no
   score and counts as 0 in the district score.
 """
@@ -153,6 +158,15 @@ def evaluate(
         problems += sorted(page_problems, key=_position)
         results.append(_score(ind, page, page_problems))
 
+    if meta is not None and meta.past_json:
+        problems += _own_past(raw.file, results, quarter, meta.past_json)
+    if meta is not None and meta.section:
+        problems = _for_section(problems, meta.section, [ind for ind, _, _ in pages])
+        cell = raw.meta.get("section")
+        problems.append(problem("KPI-W620", Location(file=raw.file, sheet=spec.meta_sheet, name="section",
+                                                     cell=cell.cell if cell is not None else None),
+                                value=meta.section))
+
     rule = used.error_scores if used is not None else ErrorScores.SCORED
     scored = _weighted(results, rule)
     signed = _signoff(raw, spec, meta, problems)
@@ -190,6 +204,29 @@ def _signoff(raw: RawWorkbook, spec: FormSpec, meta: Meta | None, problems: list
     elif state.state == "damaged":
         problems.append(problem("KPI-W702", Location(file=raw.file, sheet=spec.meta_sheet)))
     return state
+
+
+def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json: str) -> list[Problem]:
+    """KPI-W630 against the district's own past, carried in the workbook by ``kpi-xl build --history``
+    (so the button warns as head office does); an unreadable history warns about nothing."""
+    from .model import DistrictPast
+    from .outliers import own_past_warnings
+
+    try:
+        past = DistrictPast.model_validate_json(past_json)
+    except ValueError:
+        return []
+    return own_past_warnings(file, results, quarter, past)
+
+
+def _for_section(problems: list[Problem], section: str, indicators: list[Indicator]) -> list[Problem]:
+    """In a section's copy (kpi-xl build --split-by) the other sections' sheets are locked: their
+    inputs missing is not this clerk's to fix, so those "required" errors are left to the merged
+    workbook. Every other problem stays."""
+    from .model import REQUIRED_CODES, section_owns
+
+    others = {ind.code for ind in indicators if not section_owns(section, ind.responsible)}
+    return [p for p in problems if not (p.code in REQUIRED_CODES and p.location.sheet in others)]
 
 
 def _meta(raw: RawWorkbook, spec: FormSpec) -> Meta | None:

@@ -250,9 +250,13 @@ def test_a_killed_worker_loses_no_file(corpus: dict[str, Path], sample_catalog_p
     fails this test instead of stopping the suite."""
     import signal
 
+    # The reader's own parser reads 100,000 plain rows in milliseconds; a comment in the sheet sends
+    # the file to its calamine path, which still takes ≈ 0.4 s, so the kill lands during a read.
+    slow = hostile.edit(corpus["many_rows_100k"], tmp_path / "slow_source.xlsx", hostile.on_sheet(hostile.INDICATOR),
+                        lambda xml: xml.replace(b"<sheetData>", b"<sheetData><!-- read by calamine -->", 1))
     files = []
     for i in range(consolidate_mod.PARALLEL_MIN_FILES + 2):  # the first chunks slow, the rest quick
-        source = corpus["many_rows_100k"] if i < 8 else corpus["stray_XFD1048576"]
+        source = slow if i < 8 else corpus["stray_XFD1048576"]
         target = tmp_path / f"{i:02d}_{source.name}"
         shutil.copyfile(source, target)
         files.append(target)
