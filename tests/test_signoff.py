@@ -34,6 +34,7 @@ from kpi_xl.validate import validate_file  # noqa: E402
 
 SPEC = load_spec()
 META = SPEC.meta_sheet
+Q1 = SPEC.a1("q1_value")  # where the form spec puts quarter 1's value
 QUARTER = 2
 SIGNATURE = {"signer_name": "นางสาวสุภาพร ใจดี", "signer_position": "หัวหน้าฝ่ายปกครอง",
              "signed_date": dt.date(2021, 3, 31)}
@@ -160,7 +161,7 @@ def test_errors_or_a_missing_signature_refuse_with_a_thai_list(chatuchak_workboo
     assert "[KPI-06!" in text and "ต้องกรอกตำแหน่งผู้ลงนามก่อนยืนยันส่งรายงาน" in text
     assert mode in (None, "critical")
     assert not [r for r in state.rows(META) if isinstance(r[0], str) and r[0].startswith(signoff.PREFIX)]
-    assert ("KPI-03", "B20") in {(k[0], k[1]) for k in state.colors}  # marked as the check button marks
+    assert ("KPI-03", Q1) in {(k[0], k[1]) for k in state.colors}  # marked as the check button marks
     before = sha(bad)
     done = CliRunner().invoke(app, ["submit", str(bad), "--quarter", "2", "--out", str(work / "bad_signed.xlsm")])
     assert done.exit_code == 1 and "KPI-E701" in done.output and not (work / "bad_signed.xlsm").exists()
@@ -205,13 +206,13 @@ def test_head_office_sees_each_submission_s_sign_off(sample_catalog: Catalog, bu
     assert list(d.loc[[1030, 1001, 1003], "status"]) == ["clean"] * 3
     assert d.loc[1030, "signoff"] == "signed" and d.loc[1030, "signoff_quarter"] == 2
     assert d.loc[1030, "signoff_th"] == "ยืนยันส่งไตรมาส 2 แล้ว ไม่มีการแก้ไขหลังยืนยัน"
-    assert d.loc[1001, "signoff"] == "changed" and d.loc[1001, "signoff_changed"].startswith("KPI-02!B20")
+    assert d.loc[1001, "signoff"] == "changed" and d.loc[1001, "signoff_changed"].startswith(f"KPI-02!{Q1}")
     assert d.loc[1003, "signoff"] == "unsigned" and d.loc[1003, "signoff_en"] == "not signed"
     ws = openpyxl.load_workbook(result.paths["summary"])["สถานะการส่ง"]
     header = [c.value for c in ws[1]]
     col = header.index("การยืนยันส่งรายงาน\nsign-off")
     shown = {row[0].value: row[col].value for row in ws.iter_rows(min_row=2, max_row=51)}
-    assert "แก้ไขหลังยืนยัน 1 ช่อง: KPI-02!B20" in shown[1001] and "changed after signing" in shown[1001]
+    assert f"แก้ไขหลังยืนยัน 1 ช่อง: KPI-02!{Q1}" in shown[1001] and "changed after signing" in shown[1001]
     assert shown[1003].startswith("ยังไม่ยืนยันส่ง")
     w701 = result.problems[result.problems["code"] == "KPI-W701"]
-    assert list(w701["district_code"]) == [1001] and list(w701["cell"]) == ["B20"]
+    assert list(w701["district_code"]) == [1001] and list(w701["cell"]) == [Q1]
