@@ -16,6 +16,7 @@ Measured in this run, each the median of ``runs`` fresh processes:
 - ``import kpi_xl.excel`` (what RunPython's command imports);
 - ``import xlwings.utils`` (what RunPython imports before our code), with pandas importable and
   with pandas/numpy made unimportable (a district PC that has xlwings but not pandas);
+- the ยืนยันส่งรายงาน press (``KpiSubmit``): the same plus the sign-off decision;
 - the full press: start + ``import xlwings.utils`` + ``import kpi_xl.excel`` + load the payload +
   read + validate + plan + write the marks (to the remote book), with and without pandas (the
   district install, ``pip install kpi-xl[windows]``, has no pandas; head office's ``[hq]`` has).
@@ -133,6 +134,16 @@ def importtime(code: str, env: dict[str, str], top: int = 12) -> list[tuple[int,
     top_level = sorted(rows, key=lambda r: -r[1])
     return top_level[:top]
 
+# ยืนยันส่งรายงาน (KpiSubmit): the same read and check, the marks, then the sign-off stamp when it may
+# sign (the bench's workbook has mistakes, so this is the refusal path: check + marks + message).
+SUBMIT = """
+import xlwings.utils
+import json, xlwings as xw
+import kpi_xl.excel as excel
+book = xw.Book(json=json.load(open({payload!r}, encoding="utf-8")))
+excel.run_submit(book)
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -160,6 +171,7 @@ def main() -> None:
         "import kpi_xl.excel": [py, "-c", "import kpi_xl.excel"],
         "full press (pandas installed)": [py, "-c", press],
         "full press (no pandas/numpy)": [py, "-c", BLOCK + press],
+        "full submit press (no pandas/numpy)": [py, "-c", BLOCK + SUBMIT.format(payload=str(payload))],
     }
     results: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as empty:

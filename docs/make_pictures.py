@@ -1,6 +1,7 @@
 """Re-make the pictures in docs/ from the real thing: workbooks kpi-xl builds, printed by LibreOffice.
 
     python docs/make_pictures.py            # writes docs/img/*.png
+    python docs/make_pictures.py --only cycle   # only the review and feedback pictures
 
 Needs LibreOffice (soffice) and poppler-utils (pdftoppm, pdftotext). Each picture is a page of a
 PDF that LibreOffice printed from a workbook built from the sample catalog, so the pictures show
@@ -127,14 +128,92 @@ def summary_pictures(out_dir: Path) -> list[Path]:
         ]
 
 
+def cycle_pictures(out_dir: Path) -> list[Path]:
+    """docs/img/review_workbook.png, feedback_sheet.png and feedback_box.png: the year's cycle on
+    real files: Chatuchak and Phra Nakhon sign off (kpi-xl submit), head office consolidates, a
+    reviewer fills the review workbook (one item sent back), kpi-xl review apply writes the
+    feedback workbooks; LibreOffice prints the review workbook and Chatuchak's feedback copy."""
+    import datetime as dt
+
+    import openpyxl
+
+    from kpi_xl.consolidate import consolidate
+    from kpi_xl.headoffice import review
+    from kpi_xl.headoffice.apply import apply_review
+    from kpi_xl.submit import submit_file
+
+    sys_path_tests()
+    from test_consolidate import clean_values
+
+    with tempfile.TemporaryDirectory(prefix="kpi-pictures-") as folder:
+        work = Path(folder)
+        cat = catalog.load(SAMPLE)
+        inbox, out = work / "inbox", work / "out"
+        inbox.mkdir()
+        out.mkdir()
+        for code in (CHATUCHAK, 1001):
+            built = template.build_workbook(cat, code, work / "built", force=True, macros=False)
+            values = clean_values(cat, code, 2, code)
+            for named in values.values():
+                named.update({"signer_name": "นางสาวสุภาพร ใจดี", "signer_position": "หัวหน้าฝ่ายปกครอง",
+                              "signed_date": dt.date(2021, 3, 31)})
+            filled = fill.fill_workbook(built, work / "filled" / built.name, values=values, report_quarter=2)
+            submit_file(filled, 2, out=inbox / built.name)
+        result = consolidate(inbox, cat, 2, out=out / "summary.xlsx")
+        path = result.paths["review"]
+        wb = openpyxl.load_workbook(path)
+        ws = wb[review.SHEET]
+        col = {k: i + 1 for k, i in review.COL.items()}
+        for r in range(2, ws.max_row + 1):
+            code, ind = int(ws.cell(r, col["district_code"]).value), ws.cell(r, col["indicator_code"]).value
+            if code != CHATUCHAK:
+                continue
+            back = ind == "KPI-03"
+            ws.cell(r, col["hq_score"]).value = 2 if back else 4
+            ws.cell(r, col["decision"]).value = review.RETURN if back else review.ACCEPT
+            ws.cell(r, col["reviewer"]).value = "นายตรวจ ละเอียด"
+            if back:
+                ws.cell(r, col["hq_comment"]).value = "ผลไตรมาสที่ 2 ไม่ตรงกับหลักฐานที่แนบ กรุณาตรวจสอบและแก้ไข"
+        wb.save(path)
+        applied = apply_review(path)
+        review_pdf = libreoffice.convert(path, "pdf", work / "pdf_review")
+        copy = applied.feedback[CHATUCHAK]
+        feedback_pdf = libreoffice.convert(copy, "pdf", work / "pdf_feedback")
+        pages = pdf_pages(feedback_pdf)
+        box = [n for n, page in enumerate(pages, start=1) if "Head office's review" in page and "· KPI-03" in page]
+        if not box:
+            raise RuntimeError(f"the review box on KPI-03 was not found in {feedback_pdf}")
+        return [
+            page_png(review_pdf, 1, out_dir / "review_workbook.png"),
+            page_png(feedback_pdf, len(pages), out_dir / "feedback_sheet.png"),  # the feedback sheet is the last
+            page_png(feedback_pdf, box[-1], out_dir / "feedback_box.png"),
+        ]
+
+
+def sys_path_tests() -> None:
+    """The pictures reuse the tests' clean sample values (tests/test_consolidate.py)."""
+    import sys
+
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS / "img", help="folder for the pictures")
+    parser.add_argument("--only", choices=["cycle"], help="only the review and feedback pictures")
     args = parser.parse_args()
+    if args.only == "cycle":
+        for path in cycle_pictures(args.out):
+            print(path)
+        return
     print(indicator_sheet_picture(args.out / "indicator_sheet_filled.png"))
     for path in marked_pictures(args.out):
         print(path)
     for path in summary_pictures(args.out):
+        print(path)
+    for path in cycle_pictures(args.out):
         print(path)
 
 

@@ -78,6 +78,25 @@ class ErrorScores(StrEnum):
                 "excluded": "left out of the weighted score"}[self.value]
 
 
+class Kind(StrEnum):
+    """What kind of KPI it is, as BMA's KPI monitor labels it beside output/outcome.
+
+    The default is ``strategic``: the catalog is built from the development plan's strategic
+    dimensions, so an indicator is strategic unless the catalog says it is routine work.
+    """
+
+    STRATEGIC = "strategic"
+    ROUTINE = "routine"
+
+    @property
+    def th(self) -> str:
+        return {"strategic": "ตัวชี้วัดเชิงยุทธศาสตร์", "routine": "ตัวชี้วัดงานประจำ"}[self.value]
+
+    @property
+    def en(self) -> str:
+        return {"strategic": "strategic KPI", "routine": "routine KPI"}[self.value]
+
+
 class ValueKind(StrEnum):
     LEVEL = "level"
     PERCENT = "percent"
@@ -92,6 +111,8 @@ _SYNONYMS: dict[str, dict[str, str]] = {
     "scoring": {"ขั้นความสำเร็จ": "milestone", "เกณฑ์": "thresholds", "ผ่าน/ไม่ผ่าน": "pass_fail"},
     "aggregation": {"รวม": "sum", "ล่าสุด": "last", "สูงสุด": "max", "เฉลี่ย": "mean"},
     "value_kind": {"ระดับ": "level", "ร้อยละ": "percent", "จำนวน": "count", "ตัวเลข": "number"},
+    "kind": {"ตัวชี้วัดเชิงยุทธศาสตร์": "strategic", "เชิงยุทธศาสตร์": "strategic", "ยุทธศาสตร์": "strategic",
+             "ตัวชี้วัดงานประจำ": "routine", "งานประจำ": "routine"},
 }
 _ENUMS: dict[str, type[StrEnum]] = {
     "result_type": ResultType,
@@ -99,6 +120,7 @@ _ENUMS: dict[str, type[StrEnum]] = {
     "scoring": Scoring,
     "aggregation": Aggregation,
     "value_kind": ValueKind,
+    "kind": Kind,
 }
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
@@ -129,6 +151,8 @@ class Indicator(BaseModel):
     weight: float = Field(title="น้ำหนัก", gt=0)
     districts: Literal["all"] | list[int] = Field("all", title="เขตที่ใช้")
     responsible: str = Field("", title="ผู้รับผิดชอบ")
+    kind: Kind = Field(Kind.STRATEGIC, title="ประเภทตัวชี้วัด",
+                       description="strategic (default) | routine: ตัวชี้วัดเชิงยุทธศาสตร์ / ตัวชี้วัดงานประจำ")
 
     def applies_to(self, district_code: int) -> bool:
         return self.districts == "all" or district_code in self.districts
@@ -173,17 +197,26 @@ class Catalog(BaseModel):
     error_scores: ErrorScores = Field(
         ErrorScores.SCORED, title="คะแนนที่คิดจากข้อมูลที่ผิด",
         description="scored (default) | zero | excluded: what a score resting on a cell with an error counts for")
+    submit_with_errors: bool = Field(
+        False, title="ยืนยันส่งได้แม้มีข้อผิดพลาด",
+        description="false (default): a district cannot sign off (ยืนยันส่งรายงาน) while errors are left")
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: same content → same hash, whatever file it came from.
 
-        ``error_scores`` at its default is left out, so catalogs (and the workbooks stamped with
-        their hash) from before the option existed keep their hash.
+        ``error_scores``, ``submit_with_errors`` and an indicator's ``kind`` at their defaults are
+        left out, so catalogs (and the workbooks stamped with their hash) from before the options
+        existed keep their hash.
         """
         data = self.model_dump(mode="json")
         if self.error_scores is ErrorScores.SCORED:
             del data["error_scores"]
+        if not self.submit_with_errors:
+            del data["submit_with_errors"]
+        for ind in data["indicators"]:
+            if ind.get("kind") == Kind.STRATEGIC.value:
+                del ind["kind"]
         canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -246,9 +279,11 @@ INDICATOR_COLUMNS: list[tuple[str, str, int, str]] = [
     ("weight", "น้ำหนัก", 8, "> 0, รวม 100"),
     ("districts", "เขตที่ใช้", 20, "all หรือ รหัสเขตคั่นด้วย , เช่น 1001,1030"),
     ("responsible", "ผู้รับผิดชอบ", 20, ""),
+    ("kind", "ประเภทตัวชี้วัด", 14, "strategic (เชิงยุทธศาสตร์, ค่าเริ่มต้น) | routine (งานประจำ)"),
 ]
+OPTIONAL_COLUMNS = {"kind"}  # added later: a catalog workbook without the column is still read
 SETTING_KEYS = ["fiscal_year", "title_th", "title_en", "deadline_q1", "deadline_q2", "deadline_q3", "deadline_q4",
-                "error_scores"]
+                "error_scores", "submit_with_errors"]
 
 
 def column_letter(index: int) -> str:
@@ -410,6 +445,14 @@ def _check_catalog(
         except ValueError:
             found.append(problem("KPI-C011", settings_at("error_scores"), value=raw_rule,
                                  choices=" | ".join(e.value for e in ErrorScores)))
+    submit_with_errors = False
+    raw_submit = settings.get("submit_with_errors")
+    if not _blank(raw_submit):
+        text = str(raw_submit).strip().lower()
+        if text in {"true", "yes", "y", "1", "ใช่", "ได้"}:
+            submit_with_errors = True
+        elif text not in {"false", "no", "n", "0", "ไม่", "ไม่ใช่", "ไม่ได้"}:
+            found.append(problem("KPI-C011", settings_at("submit_with_errors"), value=raw_submit, choices="yes, no"))
     known_dims = {d.number for d in dimensions}
     known_districts = {d.code for d in districts}
     seen: dict[str, int] = {}
@@ -449,6 +492,7 @@ def _check_catalog(
         districts=districts,
         indicators=[Indicator.model_validate(d) for d in checked],
         error_scores=error_scores,
+        submit_with_errors=submit_with_errors,
     )
     return catalog
 
@@ -484,7 +528,7 @@ def _from_mapping(data: dict[str, Any], path: Path) -> Catalog:
     def settings_at(key: str) -> Location:
         return Location(file=str(path), sheet=path.name, cell=key, sheet_en="settings", column=key)
 
-    settings = {k: data.get(k) for k in ("fiscal_year", "title_th", "title_en", "error_scores")}
+    settings = {k: data.get(k) for k in ("fiscal_year", "title_th", "title_en", "error_scores", "submit_with_errors")}
     for q, value in (data.get("deadlines") or {}).items():
         settings[f"deadline_q{int(q)}"] = value
     rows = []
@@ -546,7 +590,7 @@ def from_xlsx(path: str | Path) -> Catalog:
     grid = table(INDICATOR_SHEET[0])
     header = [_header_key(c) for c in (grid[0] if grid else [])]
     columns = {key: i for i, key in enumerate(header) if key}
-    missing = [key for key, *_ in INDICATOR_COLUMNS if key not in columns]
+    missing = [key for key, *_ in INDICATOR_COLUMNS if key not in columns and key not in OPTIONAL_COLUMNS]
     for key in missing:
         found.append(problem("KPI-C003", Location(file=str(path), sheet=INDICATOR_SHEET[0], cell="1",
                                                   sheet_en=INDICATOR_SHEET[1], row=1, column=key), column=key))
@@ -605,8 +649,10 @@ def to_xlsx(catalog: Catalog, path: str | Path) -> Path:
         for q in (1, 2, 3, 4):
             values[f"deadline_q{q}"] = catalog.deadlines.get(q)
         values["error_scores"] = catalog.error_scores.value
+        values["submit_with_errors"] = "yes" if catalog.submit_with_errors else "no"
         labels = {"fiscal_year": "ปีงบประมาณ (พ.ศ.)", "title_th": "ชื่อชุดตัวชี้วัด", "title_en": "ชื่อภาษาอังกฤษ",
-                  "error_scores": "คะแนนจากข้อมูลที่ผิด (scored | zero | excluded)"}
+                  "error_scores": "คะแนนจากข้อมูลที่ผิด (scored | zero | excluded)",
+                  "submit_with_errors": "ยืนยันส่งได้แม้มีข้อผิดพลาด (yes | no)"}
         for r, key in enumerate(SETTING_KEYS):
             label = labels.get(key) or f"กำหนดส่งไตรมาส {key[-1]}"
             ws.write_string(r, 0, f"{label}\n{key}", head)
@@ -614,10 +660,12 @@ def to_xlsx(catalog: Catalog, path: str | Path) -> Path:
             if isinstance(value, dt.date):
                 ws.write_datetime(r, 1, dt.datetime.combine(value, dt.time()), date_fmt)
             elif value is not None:
-                ws.write(r, 1, value, body)
+                ws.write_string(r, 1, value, body) if isinstance(value, str) else ws.write(r, 1, value, body)
             if key == "error_scores":
                 ws.data_validation(r, 1, r, 1, {"validate": "list", "source": [e.value for e in ErrorScores]})
                 ws.write_comment(r, 0, "\n".join(f"{e.value}: {e.th} / {e.en}" for e in ErrorScores))
+            if key == "submit_with_errors":
+                ws.data_validation(r, 1, r, 1, {"validate": "list", "source": ["no", "yes"]})
 
         ws = wb.add_worksheet(INDICATOR_SHEET[0])
         ws.freeze_panes(1, 2)
@@ -682,6 +730,14 @@ def to_yaml(catalog: Catalog, path: str | Path) -> Path:
                 del ind[key]
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
     return atomic_write_text(Path(path), text)
+
+
+def sample_catalog_path() -> Path:
+    """The sample catalog shipped with the package (the demo's); here, not in ``demo``, so the web
+    report can find it without importing the demo (which imports the web report: a cycle)."""
+    from importlib import resources
+
+    return Path(str(resources.files("kpi_xl.workbook_templates").joinpath("catalog_2564.yaml")))
 
 
 def load(path: str | Path) -> Catalog:

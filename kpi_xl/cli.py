@@ -35,6 +35,8 @@ history_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(docs_app, name="docs")
 app.add_typer(history_app, name="history")
+review_app = typer.Typer(help="แฟ้มตรวจประเมินของสำนักงาน / Head office's review workbook.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 
 # Piped into a file or another program, rich would wrap at 80 columns and cut the demo's
 # suggested commands in two: lines are then left whole (soft wrap) for the reader to copy.
@@ -301,6 +303,63 @@ def validate(
         raise typer.Exit(1)
 
 
+@review_app.command("apply")
+def review_apply(
+    review: Annotated[Path, typer.Argument(help="แฟ้ม review_<ปี>_Q<ไตรมาส>.xlsx ที่กรอกแล้ว / the filled review workbook")],
+    db: Annotated[str | None, typer.Option(help="ฐานข้อมูลประวัติ (ค่าเริ่มต้น: ข้างแฟ้มตรวจประเมิน) / history database")] = None,
+    out: Annotated[Path | None, typer.Option(help="โฟลเดอร์แฟ้มแจ้งผลถึงเขต (ค่าเริ่มต้น: feedback_<ปี>_Q<ไตรมาส>) / feedback folder")] = None,
+) -> None:
+    """บันทึกผลการตรวจประเมินและสร้างแฟ้มแจ้งผลถึงเขต / Apply head office's review: check the entries,
+    store them in the history beside the self-assessment, write one feedback workbook per district.
+
+    Exit code 0 applied, 1 entries with errors (nothing stored), 2 unusable input or output.
+    """
+    from .headoffice.apply import apply_review
+    from .problems import KpiError
+
+    try:
+        applied = apply_review(review, db=db, out=out)
+    except KpiError as exc:
+        _fail(exc.problems, code=1 if any(p.code.startswith("KPI-E71") and p.code != "KPI-E718"
+                                          for p in exc.problems) else 2)
+    for p in applied.warnings:
+        err.print(f"[yellow]{p.code}[/] {escape(p.message_th)}")
+    console.print(f"บันทึกผลการตรวจประเมิน {applied.fiscal_year}/Q{applied.quarter}: {applied.stored} รายการ "
+                  f"(ประวัติการแก้ไข {applied.audit} รายการ, ส่งกลับแก้ไข {applied.returned}) / stored {applied.stored}, "
+                  f"audit rows {applied.audit}, sent back {applied.returned}")
+    for code, path in applied.feedback.items():
+        console.print(f"แฟ้มแจ้งผล / feedback {code}: {escape(str(path))}")
+
+
+@app.command()
+def submit(
+    book: Annotated[Path, typer.Argument(help="แฟ้มรายงานของเขต / the district's workbook")],
+    quarter: Annotated[int, typer.Option(min=1, max=4, help="ไตรมาสที่ยืนยันส่ง / quarter to sign off")],
+    out: Annotated[Path | None, typer.Option(help="แฟ้มที่ยืนยันแล้ว (ค่าเริ่มต้น: <ชื่อแฟ้ม>_signed_Q<q>) / signed copy")] = None,
+) -> None:
+    """ยืนยันส่งรายงาน (แบบไม่มีมาโคร) / Sign off a workbook for a quarter (the macro-free path).
+
+    The same engine as the ยืนยันส่งรายงาน button: the full check for the quarter; with no error
+    left (unless the catalog allows) and every signature block filled, a signed copy is written,
+    the input is never modified. Exit code 0 signed, 1 refused, 2 unusable input or output.
+    """
+    from .problems import KpiError
+    from .submit import submit_file
+
+    try:
+        result, path = submit_file(book, quarter, out=out)
+    except KpiError as exc:
+        _fail(exc.problems, code=2)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]อ่านหรือเขียนแฟ้มไม่ได้ / cannot read or write: {escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    if path is None:
+        _fail(result.problems, code=1)
+    console.print(escape(result.message_th))
+    console.print(escape(result.message_en), style="dim")
+    console.print(f"แฟ้มที่ยืนยันส่งแล้ว / signed copy: {escape(str(path))}")
+
+
 def _report_json(report) -> dict:  # noqa: ANN001 - DistrictReport
     return {
         "file": report.file,
@@ -518,7 +577,9 @@ def history_trend_command(
 
 
 TREND_HEADERS = {
-    "period": "ช่วง / period", "status_th": "สถานะ / status", "score": "คะแนน / score", "rank": "อันดับ / rank",
+    "period": "ช่วง / period", "status_th": "สถานะ / status", "score": "คะแนน / score",
+    "hq_score": "คะแนนที่สำนักงานประเมิน / head office's score", "hq_difference": "ผลต่าง / difference",
+    "rank": "อันดับ / rank",
     "change_prev_quarter": "เทียบไตรมาสก่อน / vs previous quarter", "prev_year_score": "ปีก่อน / last year",
     "change_prev_year": "เทียบปีก่อน / vs last year",
 }

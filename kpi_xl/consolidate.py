@@ -26,15 +26,19 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .catalog import Catalog
+from .catalog import Catalog, ErrorScores, Kind
 from .files import sha256_file
 from .problems import KpiError, Location, problem
+
+# The result model lives below the writers (kpi_xl.result); re-exported so old imports keep working.
+from .result import BANGKOK as BANGKOK
+from .result import ConsolidationResult as ConsolidationResult
+from .result import Status as Status
+from .result import Submission as Submission
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -50,7 +54,6 @@ PARALLEL_MIN_FILES = 24  # below this, starting worker processes costs more than
 # ≈ 13 MB pickled per chunk, ≈ 450 MB for the process tree at 1,000 files against ≈ 290 MB at 50.
 # 8 files is ≈ 0.2 s of work per task now, so the per-task overhead (≈ 1 ms) stays negligible.
 MAX_CHUNK = 8
-BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 HISTORY_FILE = "kpi_history.sqlite"
 NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed on its own row anyway
 # A saved date inside a workbook is whatever the last program (or person) wrote into docProps. It
@@ -59,55 +62,6 @@ NOTE_FILES = 5  # other files named in a duplicate's note; every file is listed 
 FUTURE_SLACK = dt.timedelta(days=1)
 MTIME_DRIFT = dt.timedelta(days=30)
 
-
-class Status(StrEnum):
-    """What became of a file, and of a district. Each has a Thai and an English label."""
-
-    CLEAN = "clean"
-    WITH_ERRORS = "with_errors"
-    MISSING = "missing"
-    DUPLICATE = "duplicate"
-    WRONG_YEAR = "wrong_year"
-    OTHER_CATALOG = "other_catalog"
-    CORRUPT = "corrupt"
-    ENCRYPTED = "encrypted"
-    XLS = "xls"
-    NOT_KPI_XL = "not_kpi_xl"
-    UNKNOWN_DISTRICT = "unknown_district"
-    LOCK_FILE = "lock_file"
-
-    @property
-    def th(self) -> str:
-        return _STATUS_LABELS[self][0]
-
-    @property
-    def en(self) -> str:
-        return _STATUS_LABELS[self][1]
-
-    @property
-    def usable(self) -> bool:
-        """Scores of this workbook count in the summary."""
-        return self in (Status.CLEAN, Status.WITH_ERRORS)
-
-    @property
-    def unreadable(self) -> bool:
-        return self in (Status.CORRUPT, Status.ENCRYPTED, Status.XLS, Status.NOT_KPI_XL)
-
-
-_STATUS_LABELS: dict[Status, tuple[str, str]] = {
-    Status.CLEAN: ("ส่งแล้ว ถูกต้อง", "received, clean"),
-    Status.WITH_ERRORS: ("ส่งแล้ว มีข้อผิดพลาด", "received, with errors"),
-    Status.MISSING: ("ยังไม่ส่ง", "missing"),
-    Status.DUPLICATE: ("ส่งซ้ำ ไม่ใช้ (มีแฟ้มที่บันทึกล่าสุดกว่า)", "duplicate, superseded by a later save"),
-    Status.WRONG_YEAR: ("ผิดปีงบประมาณ", "wrong fiscal year"),
-    Status.OTHER_CATALOG: ("สร้างจากทะเบียนตัวชี้วัดฉบับอื่น", "built from another catalog version"),
-    Status.CORRUPT: ("เปิดไม่ได้ (แฟ้มเสียหรือว่างเปล่า)", "unreadable: corrupt or empty"),
-    Status.ENCRYPTED: ("เปิดไม่ได้ (ตั้งรหัสผ่าน)", "unreadable: password-protected"),
-    Status.XLS: ("เปิดไม่ได้ (แฟ้ม .xls รุ่นเก่า)", "unreadable: old .xls format"),
-    Status.NOT_KPI_XL: ("ไม่ใช่แบบรายงานของ kpi-xl", "not a kpi-xl workbook"),
-    Status.UNKNOWN_DISTRICT: ("เขตไม่อยู่ในทะเบียนตัวชี้วัด", "district not in the catalog"),
-    Status.LOCK_FILE: ("ข้าม (แฟ้มล็อกของ Excel)", "skipped: Excel lock file"),
-}
 
 # Codes from the validator that decide a file's status (the first that applies wins).
 _UNREADABLE_CODES = {"KPI-E100": Status.CORRUPT, "KPI-E101": Status.XLS, "KPI-E102": Status.ENCRYPTED,
@@ -318,6 +272,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
                 "explanation_th": ind.explanation_th,
                 "flagged_cells": list(ind.flagged_cells), "value_source": ind.value_source,
                 "typed_difference": ind.typed_difference, "counted": ind.counted,
+                "content_hash": ind.content_hash,
                 "fields": {name: fv.value for name, fv in ind.fields.items()},
             })
     return {
@@ -330,6 +285,7 @@ def _summarise(report: DistrictReport, rel: str, catalog: Catalog) -> dict[str, 
         "declared_quarter": report.declared_quarter,
         "catalog_hash": report.meta.catalog_hash if report.meta else None,
         "template_version": report.meta.template_version if report.meta else None,
+        "signoff": report.signoff.model_dump() if report.signoff is not None else None,
         "modified": modified,
         "district_score": report.district_score if status.usable else None,
         "errors": sum(1 for p in problems if p["severity"] == "error"),
@@ -435,58 +391,6 @@ def _run_checks(files: list[tuple[Path, str]], catalog: Catalog, quarter: int, j
 # Deciding per district
 
 
-@dataclass
-class Submission:
-    """One input file as head office sees it; small on purpose (kept for every file)."""
-
-    file: str
-    size: int | None
-    sha256: str | None
-    mtime: float | None
-    status: Status
-    district_code: int | None = None
-    district_name_th: str | None = None
-    district_name_en: str | None = None
-    identified_by: Literal["metadata", "file name", ""] = ""
-    fiscal_year: int | None = None
-    report_quarter: int | None = None
-    declared_quarter: int | None = None
-    catalog_hash: str | None = None
-    template_version: str | None = None
-    modified: dt.datetime | None = None
-    district_score: float | None = None
-    errors: int = 0
-    warnings: int = 0
-    used: bool = False
-    note_th: str = ""
-    note_en: str = ""
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    indicators: list[dict[str, Any]] | None = None
-    claimed_reason: str = ""  # "future" / "drift": the internal saved date is not used to choose (KPI-W602)
-
-    @property
-    def saved(self) -> dt.datetime | None:
-        """Last saved (docProps), else the file's mtime; naive UTC."""
-        if self.modified is not None:
-            return self.modified
-        if self.mtime is not None:
-            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
-        return None
-
-    @property
-    def trusted_saved(self) -> dt.datetime | None:
-        """The saved date used for choosing: the file's mtime when the internal one is implausible."""
-        if self.claimed_reason and self.mtime is not None:
-            return dt.datetime.fromtimestamp(self.mtime, dt.UTC).replace(tzinfo=None)
-        return self.saved
-
-    def sort_key(self) -> tuple[Any, ...]:
-        """Total order for choosing among one district's files: usable, last saved (when plausible,
-        else mtime), mtime, path."""
-        saved = self.trusted_saved or dt.datetime.min
-        return (self.status.usable, saved, self.mtime or 0.0, self.file)
-
-
 def _distrust(sub: Submission, run_at: dt.datetime) -> None:
     """Mark an implausible internal saved date, so choosing falls back to the file's mtime."""
     if sub.modified is None or sub.mtime is None:
@@ -511,6 +415,7 @@ def _submission(record: dict[str, Any], run_at: dt.datetime | None = None) -> Su
         modified=record.get("modified"), district_score=record.get("district_score"),
         errors=record.get("errors", 0), warnings=record.get("warnings", 0),
         problems=record.get("problems", []), indicators=record.get("indicators"),
+        signoff=record.get("signoff"),
     )
     if sub.district_code is not None and not sub.status.unreadable and sub.status is not Status.LOCK_FILE:
         sub.identified_by = "metadata"
@@ -528,63 +433,6 @@ def _slim(sub: Submission) -> None:
         sub.problems = []
     else:
         sub.problems = [p for p in sub.problems if p["code"].startswith("KPI-E1") or p["code"] == "KPI-W503"]
-
-
-@dataclass
-class ConsolidationResult:
-    """Everything one run found, as DataFrames, plus the paths it wrote."""
-
-    fiscal_year: int
-    quarter: int
-    catalog_hash: str
-    catalog_title_th: str
-    inbox: Path
-    run_at: dt.datetime
-    submissions: pd.DataFrame
-    districts: pd.DataFrame
-    scores: pd.DataFrame
-    indicators: pd.DataFrame
-    problems: pd.DataFrame
-    manifest: pd.DataFrame
-    history: bool = False
-    paths: dict[str, Path | str] = field(default_factory=dict)
-    error_scores: str = "scored"
-    """The catalog's rule for scores resting on error cells (catalog.ErrorScores), which the summary states."""
-
-    @property
-    def previous_quarter(self) -> tuple[int, int]:
-        return (self.fiscal_year, self.quarter - 1) if self.quarter > 1 else (self.fiscal_year - 1, 4)
-
-    @property
-    def previous_year(self) -> tuple[int, int]:
-        return (self.fiscal_year - 1, self.quarter)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Districts per status, plus totals the overview shows."""
-        status = self.districts["status"]
-        out = {s.value: int((status == s.value).sum()) for s in Status}
-        out["districts"] = len(self.districts)
-        out["received"] = out[Status.CLEAN] + out[Status.WITH_ERRORS]
-        out["unusable"] = out["districts"] - out["received"] - out[Status.MISSING]
-        out["duplicates"] = int(self.districts["duplicate"].sum())
-        out["files"] = len(self.submissions)
-        out["unreadable"] = int(self.submissions["status"].map(lambda v: Status(v).unreadable).sum())
-        return out
-
-    @property
-    def mean_score(self) -> float | None:
-        scores = self.districts["score"].dropna()
-        if scores.empty:
-            return None
-        from .scoring import round2
-
-        return round2(math.fsum(scores) / len(scores))
-
-    @property
-    def complete(self) -> bool:
-        """Every district sent a clean workbook."""
-        return self.counts["clean"] == len(self.districts)
 
 
 def consolidate(
@@ -637,7 +485,9 @@ def consolidate(
     into_target = _check_outputs(inbox, catalog, quarter, out_path, into, into_out, url, db_given=db is not None)
     exclude = [p for p in (out_path, into, into_target) if p is not None]
     if out_path is not None:
-        exclude.append(manifest_path(out_path))
+        from .headoffice.review import review_path
+
+        exclude += [manifest_path(out_path), review_path(out_path, catalog.fiscal_year, quarter)]
     skipped: list[Path] = []
     files = [(p, _rel(p, inbox)) for p in discover(inbox, exclude=exclude, skipped=skipped)]
     jobs = jobs or os.cpu_count() or 1
@@ -681,6 +531,8 @@ def consolidate(
 
         history_engine = history.open_db(url)
         history.attach_previous(history_engine, result)
+        history.attach_assessments(history_engine, result)
+        history.attach_changes(history_engine, result)
         result.paths["db"] = history.display_url(url)
     if into is not None and into_target is not None:  # before the summary, so its warnings (KPI-W504) are listed
         from .hq import fill_template
@@ -692,6 +544,9 @@ def consolidate(
         write_summary(result, out_path)
         result.paths["summary"] = out_path
         result.paths["manifest"] = write_manifest_json(result, manifest_path(out_path), summary=out_path)
+        from .headoffice.review import review_path, write_review
+
+        result.paths["review"] = write_review(result, review_path(out_path, result.fiscal_year, quarter))
     if history_engine is not None:
         from . import history
 
@@ -747,6 +602,10 @@ def _check_outputs(inbox: Path, catalog: Catalog, quarter: int, out: Path | None
         check(out, "--out", (".xlsx",))
         if not found:
             check(manifest_path(out), "--out (manifest)", (".json",))
+        if not found:
+            from .headoffice.review import review_path
+
+            check(review_path(out, catalog.fiscal_year, quarter), "--out (review)", (".xlsx",))
     into_target = None
     if into is not None:
         from .hq import default_output
@@ -915,6 +774,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
             "score": chosen.district_score if chosen and status.usable else None,
             "flagged": _flagged_count(chosen) if chosen and status.usable else 0,
             "note_th": chosen.note_th if chosen else "", "note_en": chosen.note_en if chosen else "",
+            **_signoff_columns(chosen.signoff if chosen else None, quarter),
         })
     _rank(dist_rows)
     for row in dist_rows:  # a rank among districts whose data still has errors is marked
@@ -922,7 +782,8 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
     dist_cols = ["district_code", "district_name_th", "district_name_en", "status", "status_th", "status_en",
                  "file", "identified_by", "saved", "report_quarter", "files", "duplicate", "errors", "warnings",
                  "score", "rank", "prev_quarter_score", "prev_year_score", "note_th", "note_en", "flagged",
-                 "rank_marked"]
+                 "rank_marked", "signoff", "signoff_quarter", "signoff_signer", "signoff_time", "signoff_changed",
+                 "signoff_th", "signoff_en"]
     for row in dist_rows:
         row["prev_quarter_score"] = None
         row["prev_year_score"] = None
@@ -949,7 +810,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
                 "district_code": d.code, "district_name_th": d.name_th, "district_name_en": d.name_en,
                 "status": row_status["status"], "status_th": row_status["status_th"],
                 "indicator_code": ind.code, "indicator_name_th": ind.name_th, "dimension": ind.dimension,
-                "scoring": ind.scoring.value, "weight": ind.weight, "target": ind.target, "unit": ind.unit,
+                "kind": ind.kind.value, "scoring": ind.scoring.value, "weight": ind.weight, "target": ind.target, "unit": ind.unit,
                 "direction": ind.direction.value,
                 "year_value": got.get("year_value"), "score": score,
                 "level": level_of(score),
@@ -960,17 +821,21 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
                 "value_source": got.get("value_source"),
                 "typed_difference": got.get("typed_difference"),
                 "counted": got.get("counted", True) if got else None,
+                "content_hash": got.get("content_hash"),
             }
             fields = got.get("fields", {})
             for name in field_names:
                 row[name] = fields.get(name)
             score_rows.append(row)
     score_cols = ["fiscal_year", "quarter", "district_code", "district_name_th", "district_name_en", "status",
-                  "status_th", "indicator_code", "indicator_name_th", "dimension", "scoring", "weight", "target",
+                  "status_th", "indicator_code", "indicator_name_th", "dimension", "kind", "scoring", "weight", "target",
                   "unit", "direction", "year_value", "score", "level", "target_met", "explanation_th", "flagged",
-                  "flagged_cells", "value_source", "typed_difference", "counted", *field_names]
+                  "flagged_cells", "value_source", "typed_difference", "counted", "content_hash", *field_names]
     scores = _frame(pd, score_rows, score_cols)
     _ints(scores, ["level"])
+    for kind in Kind:  # the district score per KPI kind, beside the overall one
+        by_district = _kind_scores(score_rows, kind, catalog.error_scores)
+        districts[f"score_{kind.value}"] = [by_district.get(code) for code in districts["district_code"]]
 
     # Indicators.
     ind_rows = []
@@ -981,7 +846,8 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         met = [r for r in usable if r["target_met"] is not None]
         row = {
             "indicator_code": ind.code, "indicator_name_th": ind.name_th, "indicator_name_en": ind.name_en,
-            "dimension": ind.dimension, "scoring": ind.scoring.value, "weight": ind.weight, "target": ind.target,
+            "dimension": ind.dimension, "kind": ind.kind.value, "scoring": ind.scoring.value, "weight": ind.weight,
+            "target": ind.target,
             "unit": ind.unit, "direction": ind.direction.value,
             "districts_applicable": len(part), "districts_reporting": len(scored),
             "mean_score": _round(math.fsum(scored) / len(scored)) if scored else None,
@@ -994,7 +860,7 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         for level in range(6):
             row[f"level_{level}"] = sum(1 for r in usable if r["level"] == level)
         ind_rows.append(row)
-    ind_cols = ["indicator_code", "indicator_name_th", "indicator_name_en", "dimension", "scoring", "weight",
+    ind_cols = ["indicator_code", "indicator_name_th", "indicator_name_en", "dimension", "kind", "scoring", "weight",
                 "target", "unit", "direction", "districts_applicable", "districts_reporting", "mean_score",
                 "min_score", "max_score", "met", "met_share", *[f"level_{n}" for n in range(6)], "flagged"]
     indicators = _frame(pd, ind_rows, ind_cols)
@@ -1025,6 +891,37 @@ def _frames(catalog: Catalog, quarter: int, inbox: Path, run_at: dt.datetime, su
         indicators=indicators, problems=problems_frame, manifest=manifest,
         error_scores=catalog.error_scores.value,
     )
+
+
+def _signoff_columns(found: dict[str, Any] | None, quarter: int) -> dict[str, Any]:
+    """The district's sign-off as the summary and history show it (kpi_xl.signoff.describe)."""
+    from .model import SignoffState
+    from .signoff import describe
+
+    if found is None:
+        return {"signoff": None, "signoff_quarter": None, "signoff_signer": None, "signoff_time": None,
+                "signoff_changed": None, "signoff_th": "", "signoff_en": ""}
+    state = SignoffState.model_validate(found)
+    th, en = describe(state, quarter)
+    return {"signoff": state.state, "signoff_quarter": state.quarter, "signoff_signer": state.signer or None,
+            "signoff_time": state.time or None, "signoff_changed": ", ".join(state.changed) or None,
+            "signoff_th": th, "signoff_en": en}
+
+
+def _kind_scores(rows: list[dict[str, Any]], kind: Kind, rule: ErrorScores) -> dict[int, float | None]:
+    """Weighted score of one KPI kind per district (weights rescaled within the kind), by the same
+    rule as the overall score: a missing score counts 0, a flagged one as the catalog's rule says."""
+    from .scoring import district_score
+
+    pairs: dict[int, list[tuple[float, float | None]]] = {}
+    for r in rows:
+        if r["kind"] != kind.value or not Status(r["status"]).usable:
+            continue
+        if r["flagged"] and rule is ErrorScores.EXCLUDED:
+            continue
+        pairs.setdefault(r["district_code"], []).append(
+            (r["weight"], 0.0 if r["flagged"] and rule is ErrorScores.ZERO else r["score"]))
+    return {code: district_score(items) for code, items in pairs.items()}
 
 
 def _flagged_count(sub: Submission) -> int:

@@ -14,12 +14,12 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from . import thai
 from .catalog import Aggregation, Catalog, Direction, Indicator, Scoring, ValueKind
+from .catalog import sample_catalog_path as sample_catalog_path
 from .reference import District
 
 MISTAKES = ("number_as_words", "wrong_quarter_date", "levels_out_of_order", "percent_over_100",
@@ -37,10 +37,6 @@ _ACTIVITIES = {
 _PLACES = ["ห้องประชุมสำนักงานเขต", "ศาลาประชาคม", "ลานกิจกรรมชุมชน", "โรงเรียนในสังกัดกรุงเทพมหานคร", "ศูนย์บริการสาธารณสุข"]
 _SIGNERS = [("นางสาวสุภาพร ใจดี", "หัวหน้าฝ่ายปกครอง"), ("นายสมชาย รักษ์เมือง", "ผู้อำนวยการเขต"),
             ("นางวิไลวรรณ ศรีสุข", "หัวหน้าฝ่ายพัฒนาชุมชนและสวัสดิการสังคม"), ("นายประเสริฐ มั่นคง", "หัวหน้าฝ่ายโยธา")]
-
-
-def sample_catalog_path() -> Path:
-    return Path(str(resources.files("kpi_xl.workbook_templates").joinpath("catalog_2564.yaml")))
 
 
 def _date_in(rng: random.Random, fy: int, quarter: int) -> dt.date:
@@ -218,7 +214,7 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
 
     made = {
         "blank_workbooks": blank_dir, "inbox": inbox, "marked_copy": marked, "summary": summary,
-        "database": db, "plan": the_plan, "first": first, "final": final,
+        "database": db, "plan": the_plan, "first": first, "final": final, "review": final.paths["review"],
     }
     say("")
     say("เสร็จแล้ว / done. เปิดดูตามลำดับนี้ / open these first:")
@@ -226,6 +222,8 @@ def run_demo(directory: Path, *, seed: int = 2564, quarter: int = 4, console: An
     say(f"  2. {marked}  — ตัวอย่างแฟ้มที่ตรวจแล้ว มีเครื่องหมายและหมายเหตุ / a checked workbook with its marks")
     say(f"  3. {inbox}  — แฟ้มที่เขตส่งมา / what the districts sent")
     say(f"  4. {db}  — ฐานข้อมูลประวัติ / the history: kpi-xl history --district 1030 --db {db}")
+    say(f"     {final.paths['review']}  — แฟ้มตรวจประเมินของสำนักงาน กรอกแล้วสั่ง kpi-xl review apply / "
+        "head office's review workbook: fill it, then kpi-xl review apply")
 
     # --- web report (kpi_xl.web): the same results as a static site, built from the history DB.
     if web:

@@ -96,6 +96,12 @@ def contract_markdown() -> str:
         "catalog_parts, catalog_json_1…n (the catalog as JSON), checksum_kind (only when built with head office's",
         "secret key: hmac-sha256), meta_checksum (SHA-256 of the rows above, or HMAC-SHA256 under the key).",
         "",
+        "A signed-off workbook (ยืนยันส่งรายงาน, `kpi-xl submit`; kpi_xl.signoff) has, below those rows, all text:",
+        "signoff_quarter, signoff_signer, signoff_time (Bangkok, Buddhist year), signoff_errors, signoff_content_hash",
+        "(SHA-256 of every input contract cell), signoff_cells_parts, signoff_cells_1…n (JSON: `Sheet!A1` → a 12-hex",
+        "digest of that cell, so head office can name the cells changed after signing) and signoff_checksum (SHA-256",
+        "of the signoff rows above it; the district holds no key, so it reveals slips, not forgeries).",
+        "",
     ]
     return "\n".join(lines)
 

@@ -40,9 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .marks import MarkPlan, MarkRecord
     from .model import DistrictReport, RawWorkbook
     from .names import ContractName
+    from .submit import SignResult
 
 __all__ = [
-    "validate", "clear_marks", "run_validate", "run_clear", "read_book", "apply_plan", "clear_book",
+    "validate", "submit", "clear_marks", "run_validate", "run_submit", "run_clear", "read_book", "apply_plan", "clear_book",
     "log_dir", "remote_payload", "warn_version", "workbook_vba_version",
 ]
 
@@ -72,6 +73,12 @@ class ButtonError(Exception):
 def validate(book: Any = None) -> None:
     """ตรวจสอบข้อมูล: check the calling workbook, mark it, and say the result in one message box."""
     _run("validate", _validate_message, book)
+
+
+def submit(book: Any = None) -> None:
+    """ยืนยันส่งรายงาน: the full check for the cover's quarter, marks as :func:`validate` makes them,
+    and, when nothing stops it, the sign-off stamp on the hidden metadata sheet (kpi_xl.signoff)."""
+    _run("submit", _submit_message, book)
 
 
 def clear_marks(book: Any = None) -> None:
@@ -159,6 +166,11 @@ def _validate_message(book: Any) -> tuple[str, str]:
     return "\n".join(lines), ("critical" if plan.errors else "info")
 
 
+def _submit_message(book: Any) -> tuple[str, str]:
+    result = run_submit(book)
+    return result.message_th, ("info" if result.ok else "critical")
+
+
 def _clear_message(book: Any) -> tuple[str, str]:
     records = run_clear(book)
     cells = sum(1 for r in records if r.kind == "fill")
@@ -181,6 +193,37 @@ def run_validate(book: Any, *, now: dt.datetime | None = None) -> tuple[District
     plan = plan_marks(report, now=now)
     apply_plan(book, plan)
     return report, plan
+
+
+def run_submit(book: Any, *, now: dt.datetime | None = None) -> SignResult:
+    """The same engine as ``kpi-xl submit`` (:func:`kpi_xl.submit.sign`), on the open workbook:
+    read, check for the cover's quarter, mark, and write the stamp rows when it may be signed."""
+    from .marks import plan_marks
+    from .rules import read_report_quarter
+    from .signoff import placement
+    from .submit import sign
+
+    raw = read_book(book)
+    quarter = read_report_quarter(raw)
+    if quarter is None and raw.meta:
+        raise ButtonError("ยังไม่ได้เลือกไตรมาสที่รายงานในแผ่นงานคำชี้แจง เลือกไตรมาสก่อน แล้วกดยืนยันส่งรายงานอีกครั้ง",
+                          "no reporting quarter chosen on the cover sheet: choose it, then sign off again")
+    result = sign(raw, quarter or 4)
+    if not result.report.readable or result.report.meta is None:
+        return result
+    apply_plan(book, plan_marks(result.report, now=now))
+    if result.ok:
+        from .form import load_spec
+
+        sheet = _sheet(book, load_spec().meta_sheet)
+        if sheet is None:  # pragma: no cover - read_book found the metadata through this sheet
+            raise ButtonError("ไม่พบแผ่นงานข้อมูลกำกับแฟ้ม ใช้แฟ้มที่ส่วนกลางส่งให้", "metadata sheet missing")
+        first, blank = placement(raw.meta, result.rows)
+        # A leading apostrophe keeps every value text in Excel ("2" stays text, a hash never a number).
+        grid = [["'" + key, "'" + value] for key, value in result.rows] + [[None, None]] * blank
+        with _Protection(book).off(sheet):
+            sheet.range((first, 1), (first + len(grid) - 1, 2)).value = grid
+    return result
 
 
 def run_clear(book: Any) -> list[MarkRecord]:

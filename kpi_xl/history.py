@@ -18,7 +18,11 @@ one indexed condition on any database):
 - ``district_results``: one row per district of the catalog per run: status, file, score, rank.
 - ``results``: run × district × indicator: value scored, score, level, target met.
 - ``problems``: every problem listed in the summary.
-- ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open.
+- ``assessments`` / ``assessment_audit``: head office's own score, comment and decision per district
+  × indicator (``kpi-xl review apply``), append-only, and one audit row per changed value.
+- ``schema_info``: the schema version; a database of an older kpi-xl is upgraded on open
+  (1 → 2: runs kept run by run; 2 → 3: added nullable columns for the KPI kind, the scores per
+  kind and the sign-off state, which rows stored before the upgrade leave empty).
 
 Default location (one rule for ``demo``, ``consolidate`` and ``history``): the environment
 variable ``KPI_XL_HISTORY`` (a file path or a URL) when set, otherwise ``kpi_history.sqlite``
@@ -54,16 +58,17 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .consolidate import ConsolidationResult
     from .problems import Problem
+    from .result import ConsolidationResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HISTORY_FILE = "kpi_history.sqlite"
 HISTORY_ENV = "KPI_XL_HISTORY"
 metadata = MetaData()
@@ -144,6 +149,12 @@ district_results = Table(
     Column("warnings", Integer),
     Column("score", Float),
     Column("rank", Integer),
+    # Schema 3: the score per KPI kind and the district's sign-off as head office found it.
+    Column("score_strategic", Float),
+    Column("score_routine", Float),
+    Column("signoff", String(16)),
+    Column("signoff_quarter", Integer),
+    Column("signoff_changed", Text),
     Index("ix_district_results_district", "district_code"),
     Index("ix_district_results_period", "fiscal_year", "quarter"),
 )
@@ -157,6 +168,13 @@ results = Table(
     Column("indicator_code", String(20), primary_key=True),
     Column("indicator_name_th", Text),
     Column("scoring", String(16)),
+    Column("kind", String(16)),  # schema 3: strategic | routine
+    Column("content_hash", String(64)),  # schema 3: the sheet's inputs (was a returned item changed?)
+    # schema 3: the quarterly values as this run read them, so a later change of an earlier quarter shows
+    Column("q1_value", Float),
+    Column("q2_value", Float),
+    Column("q3_value", Float),
+    Column("q4_value", Float),
     Column("weight", Float),
     Column("year_value", Float),
     Column("score", Float),
@@ -180,6 +198,43 @@ problems = Table(
     Column("message_th", Text),
     Column("message_en", Text),
     Index("ix_problems_period", "fiscal_year", "quarter"),
+)
+
+# Schema 3: head office's own assessment (``kpi-xl review apply``), beside the self-assessment in
+# ``results``. Append-only like the runs: a changed entry is a new row, the latest per district ×
+# indicator × period is current; every change of a score, decision or comment is also an audit row.
+assessments = Table(
+    "assessments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("district_code", Integer, nullable=False),
+    Column("indicator_code", String(20), nullable=False),
+    Column("self_score", Float),
+    Column("hq_score", Float),
+    Column("comment", Text),
+    Column("decision", String(16)),
+    Column("reviewer", Text),
+    Column("applied_at", DateTime, nullable=False),
+    Column("review_file", Text),
+    Column("content_hash", String(64)),  # the sheet as assessed (results.content_hash of that run)
+    Index("ix_assessments_period", "fiscal_year", "quarter"),
+)
+
+assessment_audit = Table(
+    "assessment_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("district_code", Integer, nullable=False),
+    Column("indicator_code", String(20), nullable=False),
+    Column("field", String(16), nullable=False),  # hq_score | decision | comment
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("reviewer", Text),
+    Column("changed_at", DateTime, nullable=False),
+    Column("review_file", Text),
+    Index("ix_audit_period", "fiscal_year", "quarter"),
 )
 
 _CHILDREN = (problems, results, district_results, submissions)  # children first: the order to drop them
@@ -264,8 +319,13 @@ def _upgrade(engine: Engine) -> None:
         tables = set(inspect(conn).get_table_names())
         if "runs" not in tables or "accepted" in tables:
             metadata.create_all(conn)
-            if not conn.execute(select(schema_info.c.value).where(schema_info.c.key == "version")).first():
+            _add_columns(conn)
+            stored = conn.execute(select(schema_info.c.value).where(schema_info.c.key == "version")).first()
+            if not stored:
                 conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+            elif stored[0] != str(SCHEMA_VERSION):
+                conn.execute(update(schema_info).where(schema_info.c.key == "version")
+                             .values(value=str(SCHEMA_VERSION)))
             return
         old: dict[str, list[dict[str, Any]]] = {}
         for table in (runs, *_CHILDREN):
@@ -291,6 +351,25 @@ def _upgrade(engine: Engine) -> None:
         if markers:
             conn.execute(insert(accepted), markers)
         conn.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+
+
+def _add_columns(conn: Any) -> None:
+    """Schema 2 → 3: add the columns a later schema declares and an existing table lacks.
+
+    Only nullable columns are ever added (ALTER TABLE ... ADD COLUMN, the same on SQLite and
+    PostgreSQL), so stored rows stay as they were, with the new columns empty.
+    """
+    inspector = inspect(conn)
+    present_tables = set(inspector.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in present_tables:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _exists(db: str | Path | Engine) -> bool:
@@ -348,6 +427,100 @@ def attach_previous(engine: Engine, result: ConsolidationResult) -> None:
     result.districts["prev_quarter_score"] = result.districts["prev_quarter_score"].astype(float)
     result.districts["prev_year_score"] = result.districts["prev_year_score"].astype(float)
     result.history = True
+
+
+def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
+    """Head office's assessments of the period beside the district's own (``kpi-xl review apply``).
+
+    ``result.scores`` gains ``hq_score``, ``hq_decision``, ``hq_comment`` and ``returned``: for an
+    item sent back (ส่งกลับแก้ไข), ``changed`` when the sheet's inputs differ from what was assessed,
+    else ``unchanged``. ``result.districts`` gains ``hq_district_score``: the weighted score with head
+    office's score in place of the district's wherever head office gave one (None when it gave none),
+    and ``final_score``: that, else the district's own. The rank is by ``final_score`` (the rule the
+    summary states): head office's assessment decides where one exists.
+    """
+    from .scoring import district_score
+
+    found = current_assessments(engine, result.fiscal_year, result.quarter)
+    scores = result.scores
+    keys = list(zip(scores["district_code"].astype(int), scores["indicator_code"], strict=True))
+    got = [found.get(k, {}) for k in keys]
+    scores["hq_score"] = [g.get("hq_score") for g in got]
+    scores["hq_decision"] = pd_object([g.get("decision") for g in got])
+    scores["hq_comment"] = pd_object([g.get("comment") for g in got])
+    scores["returned"] = pd_object([
+        (None if g.get("decision") != RETURNED else
+         "unchanged" if g.get("content_hash") and g.get("content_hash") == h else "changed")
+        for g, h in zip(got, scores["content_hash"], strict=True)])
+    pairs: dict[int, list[tuple[float, float | None]]] = {}
+    any_hq: set[int] = set()
+    for (code, _ind), g, w, own, status in zip(keys, got, scores["weight"], scores["score"], scores["status"],
+                                               strict=True):
+        if status not in ("clean", "with_errors"):
+            continue
+        hq = g.get("hq_score")
+        if hq is not None:
+            any_hq.add(code)
+        pairs.setdefault(code, []).append((float(w), hq if hq is not None else (None if own != own else own)))
+    codes = result.districts["district_code"].astype(int).tolist()
+    hq_scores = [district_score(pairs[c]) if c in any_hq else None for c in codes]
+    result.districts["hq_district_score"] = hq_scores
+    final = [h if h is not None else (None if s != s else s) for h, s in zip(hq_scores, result.districts["score"],
+                                                                              strict=True)]
+    result.districts["final_score"] = final
+    if any_hq:
+        ranked = [f for f in final if f is not None]
+        result.districts["rank"] = pd_object([None if f is None else 1 + sum(1 for x in ranked if x > f)
+                                              for f in final])
+
+
+RETURNED = "ส่งกลับแก้ไข"
+
+
+def attach_changes(engine: Engine, result: ConsolidationResult) -> None:
+    """Changes after the fact: a quarterly value of an earlier quarter of the year that differs from
+    what that quarter's own (current) run stored becomes a KPI-W711 warning with the old and the new
+    value, in the problems (summary and review workbook); both values stay in the history (the
+    earlier run keeps the old one, this run stores the new one)."""
+    import pandas as pd
+
+    from .form import load_spec
+    from .problems import Location, problem
+
+    if result.quarter <= 1 or result.scores.empty:
+        return
+    spec = load_spec()
+    usable = result.districts.set_index("district_code")
+    rows = []
+    for k in range(1, result.quarter):
+        stored = current_results(engine, result.fiscal_year, k)
+        if not stored:
+            continue
+        name = f"q{k}_value"
+        for r in result.scores.to_dict("records"):
+            code = int(r["district_code"])
+            if r["status"] not in ("clean", "with_errors") or name not in r:
+                continue
+            old = stored.get((code, r["indicator_code"]), {}).get(name)
+            new = r[name]
+            new = None if new is None or (isinstance(new, float) and math.isnan(new)) else new
+            if old is None or (isinstance(new, (int, float)) and abs(float(new) - old) < 1e-9):
+                continue
+            file = usable.loc[code, "file"]
+            p = problem("KPI-W711", Location(file=file, sheet=r["indicator_code"], cell=spec.a1(name), name=name),
+                        quarter=k, old=_audit_text(old), new=_audit_text(new) or "(ว่าง / blank)")
+            rows.append({"district_code": code, "district_name_th": r["district_name_th"], "file": file,
+                         "sheet": r["indicator_code"], "cell": spec.a1(name), "name": name, "code": p.code,
+                         "severity": p.severity.value, "message_th": p.message_th, "message_en": p.message_en})
+    if rows:
+        frame = pd.DataFrame(rows, columns=result.problems.columns)
+        result.problems = pd.concat([result.problems, frame], ignore_index=True)
+
+
+def pd_object(values: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.Series(values, dtype=object).values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,12 +597,15 @@ def record_run(engine: Engine, result: ConsolidationResult, *, forced: bool = Fa
         rows = _records(result.districts, {
             "district_code": "district_code", "district_name_th": "district_name_th", "status": "status",
             "file": "file", "saved": "saved", "errors": "errors", "warnings": "warnings", "score": "score",
-            "rank": "rank"}, **period)
+            "rank": "rank", "score_strategic": "score_strategic", "score_routine": "score_routine",
+            "signoff": "signoff", "signoff_quarter": "signoff_quarter", "signoff_changed": "signoff_changed"},
+            **period)
         if rows:
             conn.execute(insert(district_results), rows)
         rows = _records(result.scores, {
             "district_code": "district_code", "indicator_code": "indicator_code",
-            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "weight": "weight",
+            "indicator_name_th": "indicator_name_th", "scoring": "scoring", "kind": "kind", "content_hash": "content_hash",
+            "weight": "weight", **{f"q{k}_value": f"q{k}_value" for k in (1, 2, 3, 4)},
             "year_value": "year_value", "score": "score", "level": "level", "target_met": "target_met"}, **period)
         if rows:
             conn.execute(insert(results), rows)
@@ -547,7 +723,7 @@ def history_trend(db: str | Path | Engine, district_code: int, *, indicators: bo
     """
     import pandas as pd
 
-    from .consolidate import Status
+    from .result import Status
 
     index = pd.MultiIndex.from_tuples([], names=["fiscal_year", "quarter"])
     if not _exists(db):
@@ -591,7 +767,37 @@ def history_trend(db: str | Path | Engine, district_code: int, *, indicators: bo
     frame["rank"] = pd.Series([r["rank"] for r in rows], dtype=object, index=index)
     for column in ("score", "change_prev_quarter", "prev_year_score", "change_prev_year", *codes):
         frame[column] = frame[column].astype(float)
+    assessed = _assessed_scores(db, district_code, [(fy, q) for fy, q, *_ in periods])
+    if any(v is not None for v in assessed.values()):  # head office's score beside the district's own
+        frame.insert(3, "hq_score", [assessed.get(k) for k in frame.index])
+        frame.insert(4, "hq_difference", [_diff(h, sc) for h, sc in zip(frame["hq_score"], frame["score"], strict=True)])
+        frame["hq_score"] = frame["hq_score"].astype(float)
+        frame["hq_difference"] = frame["hq_difference"].astype(float)
     return frame
+
+
+def _assessed_scores(db: str | Path | Engine, district_code: int,
+                     periods: list[tuple[int, int]]) -> dict[tuple[int, int], float | None]:
+    """Per period, the district's weighted score with head office's score in place of its own
+    wherever head office assessed (None for a period head office did not assess)."""
+    from .scoring import district_score
+
+    if not periods:
+        return {}
+    engine = open_db(db) if not isinstance(db, Engine) else db
+    out: dict[tuple[int, int], float | None] = {}
+    for fy, q in periods:
+        found = {k[1]: v for k, v in current_assessments(engine, fy, q).items() if k[0] == district_code}
+        if not any(v.get("hq_score") is not None for v in found.values()):
+            out[(fy, q)] = None
+            continue
+        own = {k[1]: v for k, v in current_results(engine, fy, q).items() if k[0] == district_code}
+        pairs = [(r["weight"] or 0.0, found[c]["hq_score"] if c in found and found[c].get("hq_score") is not None
+                  else r["score"]) for c, r in own.items()]
+        out[(fy, q)] = district_score(pairs)
+    if not isinstance(db, Engine):
+        engine.dispose()
+    return out
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -600,3 +806,74 @@ def _diff(a: float | None, b: float | None) -> float | None:
     from .scoring import round2
 
     return round2(a - b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Head office's assessments (kpi-xl review apply)
+
+AUDITED = ("hq_score", "decision", "comment")
+
+
+def current_assessments(engine: Engine, fiscal_year: int, quarter: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """(district, indicator) → the latest assessment of the period (empty when none)."""
+    latest = (select(func.max(assessments.c.id))
+              .where(assessments.c.fiscal_year == fiscal_year, assessments.c.quarter == quarter)
+              .group_by(assessments.c.district_code, assessments.c.indicator_code))
+    with engine.connect() as conn:
+        rows = conn.execute(select(assessments).where(assessments.c.id.in_(latest))).mappings().all()
+    return {(r["district_code"], r["indicator_code"]): dict(r) for r in rows}
+
+
+def current_results(engine: Engine, fiscal_year: int, quarter: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """(district, indicator) → the period's current run's result row (self score, content hash)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(results).where(
+            results.c.fiscal_year == fiscal_year, results.c.quarter == quarter,
+            results.c.run_id.in_(_current_ids()))).mappings().all()
+    return {(r["district_code"], r["indicator_code"]): dict(r) for r in rows}
+
+
+def current_files(engine: Engine, fiscal_year: int, quarter: int) -> dict[int, str]:
+    """District → SHA-256 of the workbook the period's current run used."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(submissions.c.district_code, submissions.c.sha256).where(
+            submissions.c.fiscal_year == fiscal_year, submissions.c.quarter == quarter,
+            submissions.c.used.is_(True), submissions.c.run_id.in_(_current_ids()))).all()
+    return {int(code): sha for code, sha in rows if code is not None and sha}
+
+
+def record_assessments(engine: Engine, fiscal_year: int, quarter: int, entries: list[dict[str, Any]], *,
+                       applied_at: dt.datetime, review_file: str) -> tuple[int, int]:
+    """Append the entries that differ from the current assessment, with one audit row per changed
+    value; returns (assessments added, audit rows added). One transaction: all or nothing."""
+    before = current_assessments(engine, fiscal_year, quarter)
+    added: list[dict[str, Any]] = []
+    audit: list[dict[str, Any]] = []
+    for e in entries:
+        key = (e["district_code"], e["indicator_code"])
+        old = before.get(key, {})
+        changed = [f for f in AUDITED if _audit_text(old.get(f)) != _audit_text(e.get(f))]
+        if not changed and old.get("reviewer") == e.get("reviewer"):
+            continue
+        added.append({"fiscal_year": fiscal_year, "quarter": quarter, "district_code": key[0],
+                      "indicator_code": key[1], "self_score": e.get("self_score"), "hq_score": e.get("hq_score"),
+                      "comment": e.get("comment"), "decision": e.get("decision"), "reviewer": e.get("reviewer"),
+                      "applied_at": applied_at, "review_file": review_file, "content_hash": e.get("content_hash")})
+        audit += [{"fiscal_year": fiscal_year, "quarter": quarter, "district_code": key[0], "indicator_code": key[1],
+                   "field": f, "old_value": _audit_text(old.get(f)) or None, "new_value": _audit_text(e.get(f)) or None,
+                   "reviewer": e.get("reviewer"), "changed_at": applied_at, "review_file": review_file}
+                  for f in changed]
+    with engine.begin() as conn:
+        if added:
+            conn.execute(insert(assessments), added)
+        if audit:
+            conn.execute(insert(assessment_audit), audit)
+    return len(added), len(audit)
+
+
+def _audit_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
-    from .consolidate import ConsolidationResult
+    from .result import ConsolidationResult
 
 PREFIX = "kpi_"
 BANGKOK = dt.timezone(dt.timedelta(hours=7))

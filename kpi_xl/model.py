@@ -244,6 +244,8 @@ class IndicatorResult(BaseModel):
     typed_difference: float | None = None
     """Typed result minus what the quarterly values give, when they differ (KPI-W402)."""
     counted: bool = True
+    content_hash: str | None = None
+    """SHA-256 of the sheet's input cells (kpi_xl.signoff.sheet_hash): "was a returned item changed?"."""
     """Whether the score counts in the weighted district score (``error_scores: excluded`` leaves a
     flagged one out); ``score`` is as computed either way."""
 
@@ -254,6 +256,18 @@ class IndicatorResult(BaseModel):
     def value(self, name: str) -> Any:
         field = self.fields.get(name)
         return None if field is None else field.value
+
+
+class SignoffState(BaseModel):
+    """A workbook's sign-off as found (:func:`kpi_xl.signoff.state_of`): ``unsigned``, ``signed``
+    (and unchanged since), ``changed`` (cells changed after signing, as ``"KPI-05!E21"``) or
+    ``damaged`` (the stamp's own checksum fails)."""
+
+    state: str = "unsigned"
+    quarter: int | None = None
+    signer: str = ""
+    time: str = ""
+    changed: list[str] = Field(default_factory=list)
 
 
 class DistrictReport(BaseModel):
@@ -273,6 +287,7 @@ class DistrictReport(BaseModel):
     indicators: list[IndicatorResult] = Field(default_factory=list)
     district_score: float | None = None
     problems: Report = Field(default_factory=Report)
+    signoff: SignoffState | None = None
 
     @property
     def valid(self) -> bool:

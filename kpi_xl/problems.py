@@ -58,7 +58,10 @@ _AREAS = {
     "W5": "การรวบรวมผล / Consolidation",
     "E6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
     "W6": "แฟ้มผลลัพธ์ ประวัติ และความน่าเชื่อถือของแฟ้มที่รับ / Outputs, history and inbox trust",
+    "E7": "การยืนยันส่งรายงาน / District sign-off",
+    "W7": "การยืนยันส่งรายงาน / District sign-off",
 }
+# Head office's review shares the sign-off's area (E71x / W71x): the year's cycle.
 
 
 def _kind(
@@ -361,6 +364,70 @@ _kind("KPI-W630", W, "Value far from the usual",
       "the value {value} is far from {basis_en} (median {median}, z = {z}, beyond ±{threshold})",
       "ตรวจว่าพิมพ์ถูกหรือไม่ (หน่วย จุดทศนิยม ไตรมาส) ถ้าถูกต้องแล้วไม่ต้องแก้",
       "check it was typed right (unit, decimal point, quarter); if it is right, nothing to do")
+
+# --- District sign-off (ยืนยันส่งรายงาน) and head office's view of it --------------------------------
+_kind("KPI-E701", E, "Sign-off refused",
+      "ยืนยันส่งรายงานไตรมาสที่ {quarter} ไม่ได้ ยังมี {count} รายการที่ต้องแก้",
+      "cannot sign off quarter {quarter}: {count} item(s) left to fix",
+      "แก้ตามรายการด้านล่าง (หรือในแผ่นงานผลการตรวจสอบ) แล้วกดยืนยันส่งรายงานอีกครั้ง",
+      "fix the items listed (also on the results sheet), then sign off again")
+_kind("KPI-E702", E, "Signature missing for sign-off",
+      "ต้องกรอก{field_th}ก่อนยืนยันส่งรายงาน", "{field_en} is required to sign off",
+      "กรอกชื่อ ตำแหน่ง และวันที่ลงนามในทุกแผ่นงานตัวชี้วัด", "fill the signer's name, position and date on every indicator sheet")
+_kind("KPI-W701", W, "Changed after signing",
+      "แก้ไขข้อมูลหลังยืนยันส่งรายงานไตรมาสที่ {quarter} ({time}) {count} ช่อง: {cells}",
+      "changed after the quarter {quarter} sign-off ({time}) in {count} cell(s): {cells}",
+      "ตรวจว่าเขตตั้งใจแก้ไข แล้วให้เขตกดยืนยันส่งรายงานอีกครั้ง",
+      "check the change was intended, and ask the district to sign off again")
+_kind("KPI-W702", W, "Sign-off stamp damaged",
+      "ข้อมูลการยืนยันส่งรายงานในแผ่นงานซ่อนถูกแก้ไข ตรวจสอบไม่ได้ว่าแก้ไขข้อมูลหลังยืนยันหรือไม่",
+      "the sign-off stamp in the hidden sheet was edited: whether the data changed after signing cannot be told",
+      "ให้เขตกดยืนยันส่งรายงานอีกครั้ง แล้วส่งแฟ้มใหม่", "ask the district to sign off again and resend the file")
+
+# --- Head office's review workbook (kpi-xl review apply) -------------------------------------------
+_kind("KPI-E711", E, "Assessed score out of range",
+      "คะแนนที่สำนักงานประเมิน \"{value}\" ใช้ไม่ได้ ต้องเป็นตัวเลข 0 ถึง 5",
+      "head office's score \"{value}\" is not a number from 0 to 5",
+      "กรอกคะแนน 0 ถึง 5 (ทศนิยมได้) หรือเว้นว่าง", "type a score from 0 to 5 (decimals allowed), or leave it blank")
+_kind("KPI-E712", E, "Decision missing",
+      "มีคะแนนหรือความเห็นแต่ยังไม่ได้เลือกผลการพิจารณา", "a score or comment without a decision",
+      "เลือก รับ หรือ ส่งกลับแก้ไข", "choose รับ (accept) or ส่งกลับแก้ไข (send back)")
+_kind("KPI-E713", E, "Unknown district or indicator",
+      "ไม่พบเขต {district} ตัวชี้วัด {indicator} ในผลการรวบรวมไตรมาสนี้", "district {district}, indicator "
+      "{indicator} is not in this quarter's consolidation",
+      "อย่าแก้รหัสเขตหรือรหัสตัวชี้วัด ใช้แฟ้มตรวจประเมินที่ kpi-xl สร้างจากการรวบรวมล่าสุด",
+      "do not edit the codes; use the review workbook kpi-xl wrote from the latest consolidation")
+_kind("KPI-E714", E, "Read-only column edited",
+      "ข้อมูลของเขตในแถวนี้ (คอลัมน์ที่ล็อกไว้) ถูกแก้ไข", "the district's data on this row (locked columns) was edited",
+      "กรอกเฉพาะคอลัมน์สีเหลืองของสำนักงาน คัดลอกคอลัมน์เหล่านั้นไปวางในแฟ้มที่ kpi-xl สร้างใหม่",
+      "fill only head office's yellow columns; copy them into a freshly written review workbook")
+_kind("KPI-E715", E, "Decision not among the choices",
+      "ผลการพิจารณา \"{value}\" ใช้ไม่ได้", "decision \"{value}\" is not one of the choices",
+      "เลือก รับ หรือ ส่งกลับแก้ไข จากรายการ", "pick รับ (accept) or ส่งกลับแก้ไข (send back) from the list")
+_kind("KPI-E716", E, "Sent back without a comment",
+      "ส่งกลับแก้ไขแต่ไม่มีความเห็นว่าต้องแก้อะไร", "sent back without a comment saying what to fix",
+      "เขียนความเห็นบอกเขตว่าต้องแก้ไขอะไร", "write what the district has to fix")
+_kind("KPI-E717", E, "Reviewer missing",
+      "ยังไม่ได้กรอกชื่อผู้ตรวจ", "the reviewer is not named",
+      "กรอกชื่อผู้ตรวจในแถวที่มีคะแนน ความเห็น หรือผลการพิจารณา", "name the reviewer on every row with an entry")
+_kind("KPI-E718", E, "Not a review workbook",
+      "ไม่ใช่แฟ้มตรวจประเมินที่ kpi-xl สร้าง ({detail})", "not a review workbook written by kpi-xl ({detail})",
+      "ใช้แฟ้ม review_<ปี>_Q<ไตรมาส>.xlsx ที่ kpi-xl consolidate เขียนไว้ข้างแฟ้มสรุป",
+      "use the review_<fy>_Q<q>.xlsx that kpi-xl consolidate wrote beside the summary")
+_kind("KPI-E719", E, "Reviewed an older submission",
+      "เขต {district} ส่งแฟ้มใหม่หลังจากเขียนแฟ้มตรวจประเมินนี้ ผลการตรวจในแถวนี้เป็นของแฟ้มเดิม",
+      "district {district} sent a new workbook after this review workbook was written: this row assessed the old one",
+      "ใช้แฟ้มตรวจประเมินที่เขียนจากการรวบรวมล่าสุด (สิ่งที่กรอกไว้สำหรับเขตอื่นยังอยู่)",
+      "use the review workbook of the latest consolidation (your entries for the other districts are kept there)")
+_kind("KPI-W711", W, "Earlier quarter's value changed",
+      "ผลไตรมาสที่ {quarter} เปลี่ยนจาก {old} (ที่ส่วนกลางบันทึกไว้เมื่อรวบรวมไตรมาส {quarter}) เป็น {new}",
+      "quarter {quarter}'s value changed from {old} (stored when quarter {quarter} was consolidated) to {new}",
+      "สอบถามเขตว่าแก้ไขเพราะอะไร ประวัติยังเก็บค่าเดิมไว้", "ask the district why; the history keeps the old value")
+_kind("KPI-W710", W, "Submitted workbook not found for feedback",
+      "ไม่พบแฟ้มที่เขตส่งมา ({value}) จึงไม่ได้สร้างแฟ้มแจ้งผลให้เขตนี้", "the district's submitted file ({value}) "
+      "was not found, so no feedback workbook was written for it",
+      "วางแฟ้มที่เขตส่งไว้ในโฟลเดอร์เดิม แล้วสั่ง kpi-xl review apply อีกครั้ง",
+      "put the submitted file back in the inbox and run kpi-xl review apply again")
 
 del E, W
 

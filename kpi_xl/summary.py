@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 import xlsxwriter
 
 from . import thai
+from .catalog import Kind
 from .files import atomic_path, atomic_write_text, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.format import Format
     from xlsxwriter.worksheet import Worksheet
 
-    from .consolidate import ConsolidationResult
+    from .result import ConsolidationResult
 
 FONT = "TH Sarabun New"
 FONT_SIZE = 16
@@ -490,11 +491,12 @@ class _Pages:
 
 def _status(book: _Book) -> None:
     r = book.result
-    s = book.sheet("status", caps={4: 30, 12: 40})
+    s = book.sheet("status", caps={4: 30, 12: 40, 13: 40})
     ws, fmt = s.ws, book.fmt
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", "สถานะ\nstatus (th)", "status", "แฟ้ม\nfile",
             "บันทึกล่าสุด (เวลาไทย)\nsaved (ICT)", "ไตรมาสที่รายงาน\nquarter", "จำนวนแฟ้ม\nfiles",
-            "ข้อผิดพลาด\nerrors", "คำเตือน\nwarnings", "คะแนน\nscore", "อันดับ\nrank", "หมายเหตุ\nnote"]
+            "ข้อผิดพลาด\nerrors", "คำเตือน\nwarnings", "คะแนน\nscore", "อันดับ\nrank", "หมายเหตุ\nnote",
+            "การยืนยันส่งรายงาน\nsign-off"]
     s.header(0, cols)
     ws.set_row(0, 48)
     rows = r.districts.to_dict("records")
@@ -513,6 +515,8 @@ def _status(book: _Book) -> None:
         s.write(i, 10, d["score"], fmt["score"])
         s.write(i, 11, d["rank"], fmt["int"])
         s.write(i, 12, _join(d["note_th"], d["note_en"]), fmt["wrap"])
+        if d.get("signoff_th"):
+            s.write(i, 13, _join(d["signoff_th"], d["signoff_en"]), fmt["wrap"])
     last = len(rows)
     ws.autofilter(0, 0, max(last, 1), len(cols) - 1)
     ws.freeze_panes(1, 2)
@@ -570,6 +574,11 @@ def _scores(book: _Book) -> None:
     cols = ["รหัสเขต\ncode", "เขต\ndistrict", *codes, "คะแนนถ่วงน้ำหนัก\nweighted score", "อันดับ\nrank"]
     if r.history:
         cols += [f"ไตรมาสก่อน\n{pq[0]}/Q{pq[1]}", f"ปีก่อน\n{py[0]}/Q{py[1]}"]
+    kinds = [k for k in Kind if f"score_{k.value}" in r.districts.columns]
+    cols += [f"คะแนน{k.th}\n{k.en} score" for k in kinds]
+    assessed = "hq_district_score" in r.districts.columns and r.districts["hq_district_score"].notna().any()
+    if assessed:  # head office's own assessment (kpi-xl review apply) beside the district's
+        cols += ["คะแนนที่สำนักงานประเมิน\nhead office's score", "ผลต่าง (สำนักงาน − เขต)\ndifference"]
     cols += ["สถานะ\nstatus"]
     s.header(0, cols)
     ws.set_row(0, 48)
@@ -613,6 +622,14 @@ def _scores(book: _Book) -> None:
             s.write(i, c + 2, d["prev_quarter_score"], fmt["score"])
             s.write(i, c + 3, d["prev_year_score"], fmt["score"])
             c += 2
+        for k in kinds:  # weighted within the kind, by the same rule as the overall score
+            s.write(i, c + 2, d[f"score_{k.value}"], fmt["score"])
+            c += 1
+        if assessed:
+            hq, own = d["hq_district_score"], d["score"]
+            s.write(i, c + 2, hq, fmt["score_bold"])
+            s.write(i, c + 3, None if _missing(hq) or _missing(own) else round(hq - own, 2), fmt["score"])
+            c += 2
         s.write(i, c + 2, d["status_th"], book.status_fmt.get(d["status"], fmt["cell"]))
     last = first + len(rows) - 1
     mean_row = last + 1
@@ -631,6 +648,11 @@ def _scores(book: _Book) -> None:
     ws.write_string(mean_row + 2, 0, "ช่องสีเทา = ตัวชี้วัดไม่ใช้กับเขตนี้ ช่องว่าง = ยังไม่มีคะแนน / "
                     "grey: the indicator does not apply; blank: no score", fmt["plain"])
     ws.write_string(mean_row + 3, 0, _flag_note(book), fmt["plain"])
+    if assessed:
+        ws.write_string(mean_row + 4, 0, "อันดับ: ตามคะแนนที่สำนักงานประเมิน (คะแนนของสำนักงานแทนคะแนนประเมินตนเองรายตัวชี้วัด) "
+                        "เมื่อสำนักงานประเมินแล้ว มิฉะนั้นตามคะแนนประเมินตนเอง / rank: by head office's score (its score in "
+                        "place of the self-assessed one, indicator by indicator) where head office assessed, else by the "
+                        "district's own", fmt["plain"])
     for j in range(len(codes)):
         s.note(2 + j, "0.00", 1)
     ws.freeze_panes(2, 2)
@@ -646,11 +668,14 @@ def _indicators(book: _Book) -> None:
     cols = ["รหัส\ncode", "ชื่อตัวชี้วัด\nindicator", "วิธีให้คะแนน\nscoring", "น้ำหนัก\nweight",
             "เป้าหมาย\ntarget", "หน่วย\nunit", "เขตที่ใช้\napplies to", "เขตที่รายงาน\nreporting",
             "คะแนนเฉลี่ย\nmean", "ต่ำสุด\nmin", "สูงสุด\nmax", "ผ่านเป้าหมาย (เขต)\nmet", "ร้อยละผ่านเป้าหมาย\n% met",
-            *[f"ระดับ {n}\nlevel {n}" for n in range(6)], "คะแนนจากข้อมูลผิด (เขต)\nflagged (!)"]
+            *[f"ระดับ {n}\nlevel {n}" for n in range(6)], "คะแนนจากข้อมูลผิด (เขต)\nflagged (!)",
+            "ประเภทตัวชี้วัด\nKPI kind"]
     s.header(0, cols)
     ws.set_row(0, 48)
     for i, row in enumerate(r.indicators.to_dict("records"), start=1):
         s.write(i, 19, row["flagged"], fmt["rank_marked" if row["flagged"] else "int"])
+        if row.get("kind"):
+            s.write(i, 20, Kind(row["kind"]).th)
         s.write(i, 0, row["indicator_code"])
         s.write(i, 1, row["indicator_name_th"], fmt["wrap"])
         s.write(i, 2, SCORING_TH.get(row["scoring"], row["scoring"]))
@@ -715,11 +740,14 @@ def data_columns() -> list[tuple[str, str]]:
         ("fiscal_year", "ปีงบประมาณ"), ("quarter", "ไตรมาส"), ("district_code", "รหัสเขต"),
         ("district_name_th", "เขต"), ("district_name_en", "district"), ("status_th", "สถานะ"),
         ("indicator_code", "รหัสตัวชี้วัด"), ("indicator_name_th", "ชื่อตัวชี้วัด"), ("dimension", "ด้านที่"),
+        ("kind", "ประเภทตัวชี้วัด"),
         ("scoring", "วิธีให้คะแนน"), ("weight", "น้ำหนัก"), ("target", "เป้าหมาย"), ("unit", "หน่วยนับ"),
         ("year_value", "ผลที่ใช้คิดคะแนน"), ("score", "คะแนน"), ("level", "ระดับคะแนน"),
         ("target_met", "ผลการประเมิน"), ("explanation_th", "วิธีคิดคะแนน"),
         ("flagged", "คะแนนจากข้อมูลผิด"), ("flagged_cells", "ช่องที่ผิด"), ("value_source", "ค่าที่ใช้คิดคะแนน"),
         ("typed_difference", "ผลต่างผลที่พิมพ์กับรายไตรมาส (W402)"), ("counted", "นับในคะแนนถ่วงน้ำหนัก"),
+        ("hq_score", "คะแนนที่สำนักงานประเมิน"), ("hq_decision", "ผลการพิจารณาของสำนักงาน"),
+        ("returned", "ที่ส่งกลับแก้ไข (changed/unchanged)"),
     ]
     fields = [(name, f.label_th) for name, f in spec.fields.items() if f.is_input]
     return fixed + fields
@@ -746,7 +774,7 @@ def _data(book: _Book) -> None:
         ws.write_string(0, col, key, fmt["key"])
     rows = r.scores.to_dict("records")
     first = 2
-    number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int",
+    number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int", "hq_score": "score",
                    "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int",
                    "typed_difference": "num"}
     for name, f in spec.fields.items():
@@ -767,7 +795,7 @@ def _data(book: _Book) -> None:
     write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
     for i, row in enumerate(rows, start=first):
         for col, key, kind in plan:
-            value = row[key]
+            value = row.get(key)  # head office's columns exist once a review was applied
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 continue
             if key == "scoring":

@@ -55,8 +55,8 @@ MARGINS = {"left": 1.18, "right": 0.79, "top": 0.79, "bottom": 0.79}
 # 16 pt TH Sarabun New prints at 9.6 pt; A4 portrait within MARGINS then holds about 82 width units.
 PRINT_SCALE = 60
 BUTTON_COL = 7  # column H: right of the print area (A:F) and the hidden helper column G
-VALIDATE_MACRO, CLEAR_MACRO = "KpiValidate", "KpiClearMarks"
-VALIDATE_CAPTION, CLEAR_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย"
+VALIDATE_MACRO, CLEAR_MACRO, SUBMIT_MACRO = "KpiValidate", "KpiClearMarks", "KpiSubmit"
+VALIDATE_CAPTION, CLEAR_CAPTION, SUBMIT_CAPTION = "ตรวจสอบข้อมูล", "ล้างเครื่องหมาย", "ยืนยันส่งรายงาน"
 REQUIRED_FILL = "#FDE9D9"  # light orange: "this must be filled for the quarter you report"
 # Every input cell: Excel's "Blue, Accent 1, lighter 80%". Visible on screen and on a grayscale
 # printout (about 90 % grey, text stays black), and unlike the other fills in use: required-empty
@@ -164,6 +164,8 @@ SOURCES: dict[str, Callable[[Context], str]] = {
     "office_and_year": lambda ctx: f"{ctx.office_th} ปีงบประมาณ พ.ศ. {ctx.catalog.fiscal_year}",
     "box_output": lambda ctx: _box(ctx, "output"),
     "box_outcome": lambda ctx: _box(ctx, "outcome"),
+    # The KPI's kind beside its output/outcome level, as BMA's KPI monitor shows it.
+    "kpi_kind": lambda ctx: ctx.indicator.kind.th,
     "dimension": lambda ctx: ctx.catalog.dimension(ctx.indicator.dimension).label_th,
     "sub_issue": lambda ctx: ctx.indicator.sub_issue or "-",
     "goal": lambda ctx: ctx.indicator.goal or "-",
@@ -379,6 +381,8 @@ def _buttons(ws: Worksheet, row: int = 0) -> None:
     ws.insert_button(row, BUTTON_COL, {"macro": VALIDATE_MACRO, "caption": VALIDATE_CAPTION,
                                        "width": 150, "height": 40, "x_offset": 8, "y_offset": 6})
     ws.insert_button(row + 2, BUTTON_COL, {"macro": CLEAR_MACRO, "caption": CLEAR_CAPTION,
+                                           "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
+    ws.insert_button(row + 4, BUTTON_COL, {"macro": SUBMIT_MACRO, "caption": SUBMIT_CAPTION,
                                            "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
 
 
@@ -665,6 +669,8 @@ def _write_summary(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catal
         ws.insert_button(0, BUTTON_COL + 1, {"macro": VALIDATE_MACRO, "caption": VALIDATE_CAPTION,
                                              "width": 150, "height": 40, "x_offset": 8, "y_offset": 6})
         ws.insert_button(2, BUTTON_COL + 1, {"macro": CLEAR_MACRO, "caption": CLEAR_CAPTION,
+                                             "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
+        ws.insert_button(4, BUTTON_COL + 1, {"macro": SUBMIT_MACRO, "caption": SUBMIT_CAPTION,
                                              "width": 150, "height": 32, "x_offset": 8, "y_offset": 6})
     _protect(ws, password)
 

@@ -42,7 +42,7 @@ from typing import Any
 from . import reference, rules, scoring
 from .catalog import Catalog, ErrorScores, Indicator
 from .form import FormSpec, load_spec
-from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, parse_meta
+from .model import DistrictReport, FieldValue, IndicatorResult, Meta, RawWorkbook, SignoffState, parse_meta
 from .problems import KpiError, Location, Problem, Report, problem
 
 __all__ = ["evaluate", "validate_file"]
@@ -169,6 +169,7 @@ def evaluate(
 
     rule = used.error_scores if used is not None else ErrorScores.SCORED
     scored = _weighted(results, rule)
+    signed = _signoff(raw, spec, meta, problems)
     return DistrictReport(
         file=raw.file,
         meta=meta,
@@ -182,7 +183,27 @@ def evaluate(
         indicators=results,
         district_score=scoring.district_score(scored) if results else None,
         problems=Report(problems=problems),
+        signoff=signed,
     )
+
+
+def _signoff(raw: RawWorkbook, spec: FormSpec, meta: Meta | None, problems: list[Problem]) -> SignoffState | None:
+    """The district's sign-off as the cells stand now; a change after signing or a damaged stamp
+    is a warning (head office decides what it means), located on the first changed cell."""
+    if meta is None:
+        return None
+    from .signoff import state_of
+
+    state = state_of(raw, spec)
+    if state.state == "changed":
+        first = state.changed[0]
+        sheet, _, cell = first.rpartition("!")
+        shown = ", ".join(state.changed[:10]) + (f" …(+{len(state.changed) - 10})" if len(state.changed) > 10 else "")
+        problems.append(problem("KPI-W701", Location(file=raw.file, sheet=sheet, cell=cell), quarter=state.quarter,
+                                time=state.time, count=len(state.changed), cells=shown))
+    elif state.state == "damaged":
+        problems.append(problem("KPI-W702", Location(file=raw.file, sheet=spec.meta_sheet)))
+    return state
 
 
 def _own_past(file: str, results: list[IndicatorResult], quarter: int, past_json: str) -> list[Problem]:
@@ -309,6 +330,8 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         name: FieldValue(cell=cell, value=computed[name] if name in computed else page.values.get(name))
         for name, cell in page.cells.items()
     }
+    from .signoff import sheet_hash
+
     return IndicatorResult(
         code=ind.code,
         sheet=page.sheet,
@@ -316,6 +339,7 @@ def _score(ind: Indicator, page: rules.Page, page_problems: list[Problem]) -> In
         weight=ind.weight,
         scoring=ind.scoring.value,
         fields=fields,
+        content_hash=sheet_hash(page.cells, page.spec),
         year_value=result.basis,
         score=result.value,
         target_met=result.target_met,

@@ -123,7 +123,7 @@ def test_copy_keeps_the_vba_project_and_every_button(built: Path, wrong: Path, t
         assert "macroEnabled" in b.read("[Content_Types].xml").decode()
     expected = buttons(built)
     assert len(expected) == len(CATALOG.for_district(DISTRICT)) + 1  # every indicator sheet + the summary
-    assert set(next(iter(expected.values()))) == {"[0]!KpiValidate", "[0]!KpiClearMarks"}
+    assert set(next(iter(expected.values()))) == {"[0]!KpiValidate", "[0]!KpiClearMarks", "[0]!KpiSubmit"}
     assert buttons(out) == expected  # the sheets with notes too: their VML was rewritten around the buttons
     assert dangling(out) == []
 
@@ -218,7 +218,7 @@ def test_a_copy_damaged_by_plain_openpyxl_is_repaired_not_crashed(built: Path, t
     assert dangling(damaged)  # the openpyxl bug kpi_xl.keep_vba works around
     out = annotate(damaged, tmp_path / "checked.xlsm", validate_file(damaged))
     assert dangling(out) == []
-    assert buttons(out)["KPI-01"] == ["[0]!KpiValidate", "[0]!KpiClearMarks"]
+    assert buttons(out)["KPI-01"] == ["[0]!KpiValidate", "[0]!KpiClearMarks", "[0]!KpiSubmit"]
 
 
 def test_filled_copies_keep_every_button(built: Path, tmp_path: Path) -> None:
@@ -251,6 +251,7 @@ def test_libreoffice_sees_notes_fills_links_and_buttons(wrong: Path, tmp_path: P
     events = re.findall(r'xlink:href="vnd\.sun\.star\.script:VBAProject\.KpiMacros\.(\w+)\?', content)
     sheets_with_buttons = len(CATALOG.for_district(DISTRICT)) + 1
     assert events.count("KpiValidate") == events.count("KpiClearMarks") == sheets_with_buttons
+    assert events.count("KpiSubmit") == sheets_with_buttons
     assert content.lower().count("#ffc7ce") >= 1  # the light-red cell style
     assert f'xlink:href="#&apos;KPI-01&apos;.{Q1}"' in content  # LibreOffice writes Sheet.A1 for Sheet!A1
 

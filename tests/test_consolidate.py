@@ -478,6 +478,25 @@ def test_every_score_matches_an_independent_calculation(scenario: Scenario) -> N
         assert scores.loc[code]["score"].isna().all()
 
 
+def test_scores_per_kind_are_weighted_within_the_kind(scenario: Scenario, summary_book: openpyxl.Workbook) -> None:
+    """Beside the overall score, one per KPI kind: the same weighted mean over that kind's indicators."""
+    r = scenario.result
+    assert set(r.scores["kind"]) == {"strategic", "routine"}
+    checked = 0
+    for row in r.districts.dropna(subset=["score"]).to_dict("records"):
+        part = r.scores[r.scores["district_code"] == row["district_code"]]
+        for kind in ("strategic", "routine"):
+            sub = part[part["kind"] == kind]
+            expected = excel_round(sum(w * (s if s == s and s is not None else 0.0)
+                                       for w, s in zip(sub["weight"], sub["score"], strict=True)) / sub["weight"].sum())
+            assert row[f"score_{kind}"] == pytest.approx(expected, abs=0.006), (row["district_code"], kind)
+            checked += 1
+    assert checked >= 4
+    header = [c.value for c in summary_book["คะแนนรายเขต"][1]]
+    assert "คะแนนตัวชี้วัดเชิงยุทธศาสตร์\nstrategic KPI score" in header
+    assert "คะแนนตัวชี้วัดงานประจำ\nroutine KPI score" in header
+
+
 def test_ranks_are_competition_ranks_by_weighted_score(scenario: Scenario) -> None:
     d = scenario.result.districts.dropna(subset=["score"])
     for row in d.itertuples():
@@ -585,7 +604,7 @@ def test_overview_counts(summary_book: openpyxl.Workbook, scenario: Scenario) ->
 
 def test_status_sheet(summary_book: openpyxl.Workbook, scenario: Scenario) -> None:
     ws = summary_book["สถานะการส่ง"]
-    assert ws.auto_filter.ref == "A1:M51"
+    assert ws.auto_filter.ref == "A1:N51"  # N: the sign-off column
     body = _rows(ws, 2)[:50]
     d = scenario.result.districts
     for row, expected in zip(body, d.to_dict("records"), strict=True):

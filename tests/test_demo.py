@@ -58,6 +58,8 @@ def test_outputs_exist_and_open(made: dict) -> None:
     marked = openpyxl.load_workbook(made["marked_copy"], read_only=True)
     assert "ผลการตรวจสอบ" in marked.sheetnames
     assert len(list(made["inbox"].glob("*.xlsm"))) == 48
+    review = openpyxl.load_workbook(made["review"], read_only=True)  # the demo makes head office's review too
+    assert made["review"].name == "review_2564_Q4.xlsx" and review.sheetnames == ["ตรวจประเมิน", "_review"]
     site = made["site"]  # the demo ends with the web report
     assert site.name == "index.html" and (site.parent / "district" / "1030.json").is_file()
 

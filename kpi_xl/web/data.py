@@ -201,7 +201,7 @@ def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int |
 def _matching_sample_catalog(catalog_hash: str | None) -> Catalog | None:
     """The sample catalog when the run used it (the demo), so its definitions show without --catalog."""
     from .. import catalog as catalog_mod
-    from ..demo import sample_catalog_path
+    from ..catalog import sample_catalog_path
 
     try:
         sample = catalog_mod.load(sample_catalog_path())
