@@ -706,7 +706,7 @@ def docs_all(
     """สร้าง errors.md, cli.md, contract.md / Regenerate every generated reference page."""
     from .docs import write_docs
 
-    for path in write_docs(directory=directory):
+    for path in write_docs(directory=directory, app=app):
         console.print(str(path))
 
 

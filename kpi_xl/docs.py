@@ -14,11 +14,10 @@ from .form import load_spec
 from .problems import errors_markdown
 
 
-def cli_markdown() -> str:
-    """Every command's usage, description and options, taken from the click objects behind --help."""
+def cli_markdown(app: Any) -> str:
+    """Every command's usage, description and options, taken from the click objects behind --help.
+    The CLI hands its own typer app in, so this module (below the CLI) never imports it."""
     import typer.main
-
-    from .cli import app
 
     root = typer.main.get_command(app)
     lines = [
@@ -106,13 +105,14 @@ def contract_markdown() -> str:
     return "\n".join(lines)
 
 
-def write_docs(directory: Path | None = None, *, errors: Path | None = None) -> list[Path]:
+def write_docs(directory: Path | None = None, *, errors: Path | None = None, app: Any = None) -> list[Path]:
     written = []
     if errors is not None:
         written.append(atomic_write_text(errors, errors_markdown()))
     if directory is not None:
         directory = Path(directory)
         written.append(atomic_write_text(directory / "errors.md", errors_markdown()))
-        written.append(atomic_write_text(directory / "cli.md", cli_markdown()))
+        if app is not None:
+            written.append(atomic_write_text(directory / "cli.md", cli_markdown(app)))
         written.append(atomic_write_text(directory / "contract.md", contract_markdown()))
     return written
