@@ -52,7 +52,6 @@ KPI_CODE = "kpi_code"
 LOG_ENV = "KPI_XL_LOG_DIR"
 PASSWORD_KEY = "kpi_sheet_password"  # optional row of the xlwings.conf sheet, for --password workbooks
 _BUILTIN_NAMES = {"print_area", "print_titles", "_filterdatabase", "criteria", "extract", "consolidate_area"}
-_A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 _REFERS_TO = re.compile(
     r"""^=\s*(?:'((?:[^']|'')+)'|([^'!:\[\]]+))!\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?[A-Za-z]{1,3}\$?[0-9]{1,7})?\s*$"""
 )
@@ -287,14 +286,13 @@ def _book_names(book: Any, sheet_names: Sequence[str]) -> list[ContractName]:
 
 
 def _rc(a1: str) -> tuple[int, int]:
-    """``B21`` → (21, 2), 1-based."""
-    match = _A1.match(a1)
-    if match is None:
+    """``B21`` → (21, 2), 1-based (:func:`kpi_xl.names.cell_position`); a malformed address raises."""
+    from .names import cell_position
+
+    found = cell_position(a1)
+    if found is None:
         raise ValueError(a1)
-    col = 0
-    for ch in match.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    return int(match.group(2)), col
+    return found
 
 
 def _normal(value: Any) -> Any:

@@ -16,8 +16,7 @@ import openpyxl
 from openpyxl.utils import column_index_from_string, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .files import atomic_path
-from .keep_vba import save_keeping_vba
+from .keep_vba import save_workbook
 from .template import row_height
 
 SEED_SHEET = "KPI-05"
@@ -92,12 +91,7 @@ def fill_workbook(src: str | Path, dst: str | Path, *, values: dict[str, dict[st
             raise KeyError(f"ไม่มีชื่อ report_quarter ใน {src.name} / no workbook name report_quarter in {src.name}")
         target_sheet, cell = _destination(defined, "report_quarter")
         book[target_sheet][cell].value = report_quarter
-    with atomic_path(dst) as tmp:
-        if keep_vba:
-            save_keeping_vba(book, tmp)  # plain save drops the buttons of sheets 10 and up
-        else:
-            book.save(tmp)
-    return dst
+    return save_workbook(book, dst, keep_vba=keep_vba)
 
 
 # ---------------------------------------------------------------------------------------------

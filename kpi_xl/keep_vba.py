@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 
+def save_workbook(book: Workbook, dst: str | Path, *, keep_vba: bool) -> Path:
+    """Save ``book`` to ``dst`` atomically (never a half-written file), keeping the Form buttons'
+    drawings when the workbook carries macros: the one ending of every openpyxl writer here."""
+    from .files import atomic_path
+
+    dst = Path(dst)
+    with atomic_path(dst) as tmp:
+        if keep_vba:
+            save_keeping_vba(book, tmp)  # a plain save drops the buttons of sheets 10 and up
+        else:
+            book.save(tmp)
+    return dst
+
+
 def save_keeping_vba(book: Workbook, path: str | Path) -> None:
     """``book.save(path)``, but every VML drawing of the source (the Form buttons) is kept.
 

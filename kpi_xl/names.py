@@ -17,9 +17,9 @@ from . import limits
 from .form import load_spec
 from .problems import Location, Problem, problem
 
-__all__ = ["ContractName", "contract_names", "within_form"]
+__all__ = ["ContractName", "cell_position", "contract_names", "within_form"]
 
-_CELL = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 
 
 class ContractName(NamedTuple):
@@ -30,16 +30,22 @@ class ContractName(NamedTuple):
     target: str  # "" for one plain cell; else what the name holds (a range, [1]Book!A1, #REF!…)
 
 
+def cell_position(a1: str) -> tuple[int, int] | None:
+    """``B21`` (or ``$b$21``) → (21, 2), 1-based as the sheet shows them; None for anything else."""
+    match = _CELL.match(a1)
+    if match is None:
+        return None
+    col = 0
+    for ch in match.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(match.group(2)), col
+
+
 def within_form(a1: str) -> bool:
     """A cell a contract name may point at: no form row lies beyond ``MAX_NAMED_ROW`` even after
     rows are inserted, no column beyond ``MAX_NAMED_COLUMN``; the readers never read further."""
-    match = _CELL.match(a1)
-    if match is None:
-        return False
-    col = 0
-    for ch in match.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(match.group(2)) <= limits.MAX_NAMED_ROW and col <= limits.MAX_NAMED_COLUMN
+    found = cell_position(a1) if a1 == a1.upper() and "$" not in a1 else None
+    return found is not None and found[0] <= limits.MAX_NAMED_ROW and found[1] <= limits.MAX_NAMED_COLUMN
 
 
 def contract_names(names: tuple[ContractName, ...], wanted_scopes: set[str], sheets: set[str],

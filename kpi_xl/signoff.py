@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +37,6 @@ PREFIX = "signoff_"
 CHUNK = 30000
 DIGEST_CHARS = 12
 SIGNATURE = ("signer_name", "signer_position", "signed_date")
-_A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 SHOWN_ERRORS = 15  # errors listed in the refusal message; the results sheet lists them all
 
 
@@ -82,14 +80,13 @@ def contract_cells(raw: RawWorkbook, spec: FormSpec | None = None) -> dict[str, 
 
 
 def _rc(a1: str) -> tuple[int, int]:
-    """``B21`` → (21, 2); here, not borrowed from :mod:`kpi_xl.excel`, which imports this module."""
-    match = _A1.match(a1)
-    if match is None:
+    """``B21`` → (21, 2), 1-based (:func:`kpi_xl.names.cell_position`); a malformed address raises."""
+    from .names import cell_position
+
+    found = cell_position(a1)
+    if found is None:
         raise ValueError(a1)
-    col = 0
-    for ch in match.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    return int(match.group(2)), col
+    return found
 
 
 def _digest(key: str, value: str) -> str:

@@ -164,9 +164,8 @@ def write_stamp(src: Path, dst: Path, meta: dict[str, Cell], rows: list[tuple[st
     """Copy ``src`` to ``dst`` with the stamp rows on the metadata sheet, every value as text."""
     import openpyxl
 
-    from .files import atomic_path
     from .form import load_spec
-    from .keep_vba import save_keeping_vba
+    from .keep_vba import save_workbook
 
     if src.resolve() == dst.resolve():
         raise ValueError(f"จะไม่เขียนทับไฟล์ต้นฉบับ {src} / refusing to overwrite the source {src}")
@@ -182,9 +181,4 @@ def write_stamp(src: Path, dst: Path, meta: dict[str, Cell], rows: list[tuple[st
     for i in range(blank):
         for col in (1, 2):
             ws.cell(row=first + len(rows) + i, column=col).value = None
-    with atomic_path(dst) as tmp:
-        if keep_vba:
-            save_keeping_vba(book, tmp)
-        else:
-            book.save(tmp)
-    return dst
+    return save_workbook(book, dst, keep_vba=keep_vba)

@@ -1,7 +1,7 @@
 """Feedback workbooks: head office's assessment going back to a district.
 
 A *copy* of the workbook the district sent (the original in the inbox is never touched; openpyxl
-with the macros kept, :func:`kpi_xl.keep_vba.save_keeping_vba`), with
+with the macros kept, :func:`kpi_xl.keep_vba.save_workbook`), with
 
 * on each assessed indicator sheet, below the form, a clearly marked box: head office's score
   beside the district's own, the decision (รับ / ส่งกลับแก้ไข), the comment and the reviewer;
@@ -42,8 +42,7 @@ def write_feedback(src: Path, dst: Path, entries: list[dict[str, Any]], *, fisca
     import openpyxl
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
-    from ..files import atomic_path
-    from ..keep_vba import save_keeping_vba
+    from ..keep_vba import save_workbook
     from ..template import row_height
 
     src, dst = Path(src), Path(dst)
@@ -127,9 +126,4 @@ def write_feedback(src: Path, dst: Path, entries: list[dict[str, Any]], *, fisca
     book.active = book.sheetnames.index(SHEET)
     for sheet in book.worksheets:
         sheet.sheet_view.tabSelected = sheet.title == SHEET
-    with atomic_path(dst) as tmp:
-        if keep_vba:
-            save_keeping_vba(book, tmp)
-        else:
-            book.save(tmp)
-    return dst
+    return save_workbook(book, dst, keep_vba=keep_vba)
