@@ -285,16 +285,6 @@ def _book_names(book: Any, sheet_names: Sequence[str]) -> list[ContractName]:
     return out
 
 
-def _rc(a1: str) -> tuple[int, int]:
-    """``B21`` → (21, 2), 1-based (:func:`kpi_xl.names.cell_position`); a malformed address raises."""
-    from .names import cell_position
-
-    found = cell_position(a1)
-    if found is None:
-        raise ValueError(a1)
-    return found
-
-
 def _normal(value: Any) -> Any:
     """What calamine gives for the same cell: blanks None, numbers float, dates at midnight ``date``."""
     if value is None or value == "":
@@ -324,7 +314,9 @@ def _used_grid(sheet: Any) -> list[list[Any]]:
 
 
 def _at(grid: list[list[Any]], a1: str) -> Any:
-    row, col = _rc(a1)
+    from .names import cell_rc  # pydantic comes with it: not at import time
+
+    row, col = cell_rc(a1)
     if row > len(grid) or col > len(grid[row - 1]):
         return None
     return _normal(grid[row - 1][col - 1])
@@ -334,7 +326,7 @@ def read_book(book: Any) -> RawWorkbook:
     """The open workbook's contract cells as the file reader would give them for the saved file."""
     from .form import load_spec
     from .model import Cell, RawWorkbook
-    from .names import contract_names
+    from .names import cell_rc, contract_names
 
     spec = load_spec()
     meta_sheet = spec.meta_sheet
@@ -347,7 +339,7 @@ def read_book(book: Any) -> RawWorkbook:
 
     extent: dict[str, tuple[int, int]] = {}
     for n in used:
-        row, col = _rc(n.cell)
+        row, col = cell_rc(n.cell)
         r0, c0 = extent.get(n.sheet, (0, 0))
         extent[n.sheet] = (max(r0, row), max(c0, col))
     grids: dict[str, list[list[Any]]] = {}

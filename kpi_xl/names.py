@@ -17,7 +17,7 @@ from . import limits
 from .form import load_spec
 from .problems import Location, Problem, problem
 
-__all__ = ["ContractName", "cell_position", "contract_names", "within_form"]
+__all__ = ["ContractName", "cell_position", "cell_rc", "contract_names", "within_form"]
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 
@@ -39,6 +39,14 @@ def cell_position(a1: str) -> tuple[int, int] | None:
     for ch in match.group(1).upper():
         col = col * 26 + ord(ch) - 64
     return int(match.group(2)), col
+
+
+def cell_rc(a1: str) -> tuple[int, int]:
+    """:func:`cell_position` for addresses that must be well formed: a malformed one raises."""
+    found = cell_position(a1)
+    if found is None:
+        raise ValueError(a1)
+    return found
 
 
 def within_form(a1: str) -> bool:

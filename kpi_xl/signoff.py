@@ -28,6 +28,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from .names import cell_rc
+
 if TYPE_CHECKING:  # pragma: no cover
     from .form import FormSpec
     from .model import Cell, RawWorkbook, SignoffState
@@ -77,16 +79,6 @@ def contract_cells(raw: RawWorkbook, spec: FormSpec | None = None) -> dict[str, 
         if cell.sheet != spec.meta_sheet and cell.cell:
             out[f"{cell.sheet}!{cell.cell}"] = (cell, canonical(cell.raw))
     return out
-
-
-def _rc(a1: str) -> tuple[int, int]:
-    """``B21`` → (21, 2), 1-based (:func:`kpi_xl.names.cell_position`); a malformed address raises."""
-    from .names import cell_position
-
-    found = cell_position(a1)
-    if found is None:
-        raise ValueError(a1)
-    return found
 
 
 def _digest(key: str, value: str) -> str:
@@ -141,7 +133,7 @@ def _text(value: Any) -> str:
 def placement(meta: dict[str, Cell], rows: list[tuple[str, str]]) -> tuple[int, int]:
     """(first row, rows to blank after the stamp) on the metadata sheet: a new stamp replaces the
     old one in place, else goes below the last metadata row."""
-    numbers = {key: _rc(cell.cell)[0] for key, cell in meta.items() if cell.cell}
+    numbers = {key: cell_rc(cell.cell)[0] for key, cell in meta.items() if cell.cell}
     old = sorted(r for k, r in numbers.items() if k.startswith(PREFIX))
     if old:
         first = old[0]
@@ -184,7 +176,7 @@ def state_of(raw: RawWorkbook, spec: FormSpec | None = None) -> SignoffState:
 def _order(key: str) -> tuple[str, int, int]:
     sheet, _, a1 = key.rpartition("!")
     try:
-        row, col = _rc(a1)
+        row, col = cell_rc(a1)
     except ValueError:
         row, col = 0, 0
     return sheet, row, col
