@@ -11,6 +11,7 @@ consolidation shows which returned item changed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,3 +313,29 @@ def test_a_review_of_a_file_since_replaced_is_refused(cycle: Cycle, tmp_path: Pa
     codes = {line.split()[0] for line in done.output.splitlines() if line.startswith("KPI-")}
     assert codes == {"KPI-E719"} and "เขต 1030 ส่งแฟ้มใหม่" in done.output.replace("\n", "")
     assert len(_rows(cycle.db, history.assessments)) == before
+
+
+def test_the_web_report_shows_kinds_sign_off_and_head_offices_scores(cycle: Cycle, tmp_path: Path) -> None:
+    from kpi_xl.web import build_site
+
+    site = tmp_path / "site"
+    build_site(cycle.db, site, fiscal_year=2564, quarter=QUARTER, catalog=cycle.catalog)
+    overview = json.loads((site / "index.json").read_text(encoding="utf-8"))
+    entries = _entries(cycle.catalog)
+    assert overview["assessed"] == {"items": len(entries), "sent_back": len(SENT_BACK), "districts": 2}
+    assert {k["kind"] for k in overview["kpi_kinds"]} == {"strategic", "routine"}
+    ranking = {d["code"]: d for d in overview["ranking"]}
+    assert ranking[1003]["hq_score"] is None and ranking[1001]["hq_score"] is not None
+    assert {f["key"] for f in ranking[1030]["flags"]} & {"signed", "changed"}
+    page = json.loads((site / "district" / "1001.json").read_text(encoding="utf-8"))
+    rows = {i["code"]: i for i in page["indicators"]}
+    assert rows["KPI-02"]["decision"] == "ส่งกลับแก้ไข" and rows["KPI-02"]["decision_en"] == "sent back"
+    assert rows["KPI-02"]["hq_comment"] == SENT_BACK[(1001, "KPI-02")] and rows["KPI-02"]["hq_score"] == 2
+    assert all(i["kpi_kind"] in ("strategic", "routine") for i in rows.values())
+    weights = {i["code"]: i["weight"] for i in rows.values()}
+    expect = sum(weights[c] * entries[(1001, c)]["hq_score"] for c in rows) / sum(weights.values())
+    assert page["district"]["hq_score"] == pytest.approx(expect, abs=0.006)
+    assert page["district"]["signoff"]["state"] in ("signed", "changed") and page["district"]["score_routine"] is not None
+    html = (site / "district" / "1001.html").read_text(encoding="utf-8")
+    # The reviewer's comment starting with "=" is text on the page, escaped like every other string.
+    assert "head office's score" in html and "=ขอหลักฐาน" in html and "ตัวชี้วัดงานประจำ" in html

@@ -97,9 +97,12 @@ def render_pages(snap: data.Snapshot) -> dict[str, str]:
         "dimensions": svg.bar_chart(
             [(f"{x['dimension']}. {x['name_th']}", x["mean_score"], None) for x in ov["dimensions"]],
             title="คะแนนเฉลี่ยรายด้าน / mean score per dimension", width=520, label_width=230),
+        "kpi_kinds": svg.bar_chart(
+            [(f"{x['name_th']} ({x['name_en']})", x["mean_score"], None) for x in ov["kpi_kinds"]],
+            title="คะแนนเฉลี่ยตามประเภทตัวชี้วัด / mean score per KPI kind", width=460, label_width=190),
         "kinds": svg.bar_chart(
             [(f"{x['name_th']} ({x['name_en']})", x["mean_score"], None) for x in ov["kinds"]],
-            title="คะแนนเฉลี่ยตามประเภท / mean score per kind", width=420, label_width=150),
+            title="คะแนนเฉลี่ยตามชนิดผลลัพธ์ / mean score per result type", width=420, label_width=150),
     }
     sparks = {d["code"]: svg.sparkline(_scores_for(d["trend"]), title=f"แนวโน้มคะแนน {d['name_th']} / trend")
               for d in ov["ranking"]}

@@ -34,7 +34,16 @@ from sqlalchemy import Engine, and_, create_engine, func, inspect, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Select
 
-from ..history import accepted, district_results, period_label, problems, results, runs, submissions
+from ..history import (
+    accepted,
+    assessments,
+    district_results,
+    period_label,
+    problems,
+    results,
+    runs,
+    submissions,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import Catalog
@@ -44,6 +53,11 @@ STATUS_TH = {
 }
 SCORING_TH = {"milestone": "ขั้นความสำเร็จ", "thresholds": "เกณฑ์ 5 ระดับ", "pass_fail": "ผ่าน/ไม่ผ่าน"}
 KIND_TH = {"output": ("ผลผลิต", "output"), "outcome": ("ผลลัพธ์", "outcome")}
+# The catalog's KPI kind (kpi_xl.catalog.Kind), also stored per result in history (schema 3).
+KPI_KIND = {"strategic": ("ตัวชี้วัดเชิงยุทธศาสตร์", "strategic KPI"), "routine": ("ตัวชี้วัดงานประจำ", "routine KPI")}
+SIGNOFF_FLAG = {"signed": ("ยืนยันส่งแล้ว", "signed"), "changed": ("แก้ไขหลังยืนยันส่ง", "changed after signing"),
+                "unsigned": ("ยังไม่ยืนยันส่ง", "not signed"), "damaged": ("ตรวจสอบการยืนยันไม่ได้", "sign-off damaged")}
+DECISION_EN = {"รับ": "accepted", "ส่งกลับแก้ไข": "sent back"}
 SCORE_BINS = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0), (4.0, 5.0)]
 
 
@@ -133,6 +147,8 @@ class Snapshot:
     # Districts missing in an earlier run of this period and received in the current one.
     late: set[int] = field(default_factory=set)
     details: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    # Head office's latest assessment per (district, indicator) of the period (kpi-xl review apply).
+    assessed: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int | None = None,
@@ -182,6 +198,13 @@ def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int |
                        results.c.indicator_code, results.c.year_value, results.c.score)
                 .where(results.c.run_id.in_(run_ids))):
             trend_r[(int(fy), int(q))][(int(code), str(ind))] = (_plain(value), _plain(score))
+        assessed: dict[tuple[int, str], dict[str, Any]] = {}
+        if inspect(conn).has_table("assessments"):  # schema 3 onwards; older databases have none
+            latest = (select(func.max(assessments.c.id))
+                      .where(assessments.c.fiscal_year == fiscal_year, assessments.c.quarter == quarter)
+                      .group_by(assessments.c.district_code, assessments.c.indicator_code))
+            for r in conn.execute(select(assessments).where(assessments.c.id.in_(latest))).mappings():
+                assessed[(int(r["district_code"]), str(r["indicator_code"]))] = {k: _plain(v) for k, v in r.items()}
         missing_before = {int(c) for (c,) in conn.execute(
             select(district_results.c.district_code)
             .join(runs, runs.c.id == district_results.c.run_id)
@@ -190,7 +213,8 @@ def load_snapshot(engine: Engine, fiscal_year: int | None = None, quarter: int |
     catalog = catalog or _matching_sample_catalog(run.get("catalog_hash"))
     snap = Snapshot(fiscal_year=fiscal_year, quarter=quarter, run={k: _plain(v) for k, v in run.items()},
                     districts=dist, results=res, problems=probs, submissions=subs, all_periods=all_periods,
-                    district_trend=dict(trend_d), result_trend=dict(trend_r), catalog=catalog)
+                    district_trend=dict(trend_d), result_trend=dict(trend_r), catalog=catalog,
+                    assessed=assessed)
     snap.late = {int(d["district_code"]) for d in dist if d["status"] in ("clean", "with_errors")} & missing_before
     from .details import read_details
 
@@ -275,11 +299,51 @@ def _flags(d: dict[str, Any], late: dict[int, str], signed: bool | None) -> list
         flags.append({"key": "warnings", "th": f"คำเตือน {d['warnings']}", "en": f"{d['warnings']} warnings"})
     if d["district_code"] in late:
         flags.append({"key": "late", "th": "ส่งช้า", "en": "late"})
-    if signed is True:
-        flags.append({"key": "signed", "th": "ลงนามแล้ว", "en": "signed"})
-    elif signed is False:
-        flags.append({"key": "unsigned", "th": "ยังไม่ลงนาม", "en": "not signed"})
+    state = d.get("signoff")
+    if state is None and d["status"] in ("clean", "with_errors"):  # a database older than sign-off
+        state = {True: "signed", False: "unsigned"}.get(signed)  # type: ignore[arg-type]
+    if state in SIGNOFF_FLAG:
+        th, en = SIGNOFF_FLAG[state]
+        flags.append({"key": state, "th": th, "en": en})
     return flags
+
+
+def _signoff(d: dict[str, Any], quarter: int) -> dict[str, str] | None:
+    """The sign-off as the summary words it (kpi_xl.signoff.describe), from history's columns."""
+    if not d.get("signoff"):
+        return None
+    from ..model import SignoffState
+    from ..signoff import describe
+
+    changed = [c.strip() for c in (d.get("signoff_changed") or "").split(",") if c.strip()]
+    th, en = describe(SignoffState(state=d["signoff"], quarter=d.get("signoff_quarter"), changed=changed), quarter)
+    return {"state": d["signoff"], "th": th, "en": en}
+
+
+def _hq_district_score(snap: Snapshot, code: int) -> float | None:
+    """The district's weighted score with head office's score replacing its own indicator by
+    indicator where one is given (the ranking rule of kpi_xl.history.attach_assessments); None when
+    head office assessed nothing of this district."""
+    if not any(c == code for c, _ in snap.assessed):
+        return None
+    from ..scoring import district_score
+
+    pairs = []
+    for r in snap.results:
+        if int(r["district_code"]) != code or r["weight"] is None:
+            continue
+        hq = snap.assessed.get((code, r["indicator_code"]), {}).get("hq_score")
+        pairs.append((float(r["weight"]), hq if hq is not None else r["score"]))
+    return district_score(pairs)
+
+
+def _assessment(snap: Snapshot, code: int, indicator: str) -> dict[str, Any]:
+    """Head office's score, decision and comment beside the district's own (empty when not assessed)."""
+    a = snap.assessed.get((code, indicator))
+    if not a:
+        return {"hq_score": None, "decision": None, "decision_en": None, "hq_comment": None}
+    return {"hq_score": a.get("hq_score"), "decision": a.get("decision"),
+            "decision_en": DECISION_EN.get(a.get("decision") or ""), "hq_comment": a.get("comment")}
 
 
 def _signed(snap: Snapshot, code: int) -> bool | None:
@@ -290,8 +354,11 @@ def _signed(snap: Snapshot, code: int) -> bool | None:
     return all(v.get("signer_name") for v in mine)
 
 
-def _indicator_info(snap: Snapshot, code: str, name_th: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {"code": code, "name_th": name_th, "href": indicator_href(code)}
+def _indicator_info(snap: Snapshot, code: str, name_th: str | None, stored_kind: str | None = None) -> dict[str, Any]:
+    kpi_kind = stored_kind if stored_kind in KPI_KIND else None
+    info: dict[str, Any] = {"code": code, "name_th": name_th, "href": indicator_href(code), "kpi_kind": kpi_kind,
+                            "kpi_kind_th": KPI_KIND[kpi_kind][0] if kpi_kind else None,
+                            "kpi_kind_en": KPI_KIND[kpi_kind][1] if kpi_kind else None}
     if snap.catalog is None:
         return info
     try:
@@ -306,7 +373,8 @@ def _indicator_info(snap: Snapshot, code: str, name_th: str | None) -> dict[str,
         "levels": list(ind.levels), "thresholds": list(ind.thresholds), "dimension": ind.dimension,
         "dimension_th": dim.name_th if dim else None, "dimension_en": dim.name_en if dim else None,
         "kind": ind.result_type.value, "kind_th": KIND_TH.get(ind.result_type.value, ("", ""))[0],
-        "responsible": ind.responsible,
+        "responsible": ind.responsible, "kpi_kind": ind.kind.value, "kpi_kind_th": ind.kind.th,
+        "kpi_kind_en": ind.kind.en,
     })
     return info
 
@@ -329,7 +397,7 @@ def overview_context(snap: Snapshot) -> dict[str, Any]:
             "errors": d["errors"] or 0, "warnings": d["warnings"] or 0, "file": d["file"],
             "saved": d["saved"], "late": code in late,
             "flags": _flags(d, late, _signed(snap, code)), "href": district_href(code),
-            "trend": _district_trend(snap, code),
+            "trend": _district_trend(snap, code), "hq_score": _hq_district_score(snap, code),
         })
     ranking = sorted(districts, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
     counts = Counter(d["status"] for d in districts)
@@ -350,7 +418,7 @@ def overview_context(snap: Snapshot) -> dict[str, Any]:
     indicators = []
     for code in sorted(by_indicator):
         rows = by_indicator[code]
-        info = _indicator_info(snap, code, rows[0]["indicator_name_th"])
+        info = _indicator_info(snap, code, rows[0]["indicator_name_th"], rows[0].get("kind"))
         judged = [r for r in rows if r["target_met"] is not None]
         indicators.append(info | {
             "mean_score": _mean([r["score"] for r in rows]),
@@ -359,12 +427,15 @@ def overview_context(snap: Snapshot) -> dict[str, Any]:
         })
     dimensions: dict[Any, list[float | None]] = defaultdict(list)
     kinds: dict[Any, list[float | None]] = defaultdict(list)
+    kpi_kinds: dict[str, list[float | None]] = defaultdict(list)
     info_of = {i["code"]: i for i in indicators}
     for r in snap.results:
         info = info_of[r["indicator_code"]]
         if "dimension" in info:
             dimensions[(info["dimension"], info["dimension_th"], info["dimension_en"])].append(r["score"])
             kinds[(info["kind"], info["kind_th"])].append(r["score"])
+        if info.get("kpi_kind"):
+            kpi_kinds[info["kpi_kind"]].append(r["score"])
     return {
         "page": "overview", "meta": _meta(snap, ""),
         "counts": {"districts": len(districts), "received": received, "clean": counts["clean"],
@@ -383,6 +454,11 @@ def overview_context(snap: Snapshot) -> dict[str, Any]:
                        for k, v in sorted(dimensions.items())],
         "kinds": [{"kind": k[0], "name_th": k[1], "name_en": KIND_TH.get(k[0], ("", k[0]))[1],
                    "mean_score": _mean(v)} for k, v in sorted(kinds.items())],
+        "kpi_kinds": [{"kind": k, "name_th": KPI_KIND[k][0], "name_en": KPI_KIND[k][1], "mean_score": _mean(v)}
+                      for k, v in sorted(kpi_kinds.items())],
+        "assessed": {"items": len(snap.assessed),
+                     "sent_back": sum(1 for a in snap.assessed.values() if a.get("decision") == "ส่งกลับแก้ไข"),
+                     "districts": len({c for c, _ in snap.assessed})},
         "indicators": indicators,
     }
 
@@ -395,7 +471,7 @@ def district_context(snap: Snapshot, code: int) -> dict[str, Any]:
     rows = []
     for r in (r for r in snap.results if int(r["district_code"]) == code):
         ind = r["indicator_code"]
-        info = _indicator_info(snap, ind, r["indicator_name_th"])
+        info = _indicator_info(snap, ind, r["indicator_name_th"], r.get("kind"))
         detail = snap.details.get((code, ind), {})
         quarters = [{"quarter": q, "value": detail.get(f"q{q}_value"), "report": detail.get(f"q{q}_report")}
                     for q in range(1, 5)
@@ -412,7 +488,7 @@ def district_context(snap: Snapshot, code: int) -> dict[str, Any]:
             "year_summary": detail.get("year_summary"), "support_factors": detail.get("support_factors"),
             "obstacles": detail.get("obstacles"), "evidence": detail.get("evidence"),
             "explanation_th": detail.get("explanation_th"), "trend": trend,
-        })
+        } | _assessment(snap, code, ind))
     signer = next((v for (c, _), v in snap.details.items() if c == code and v.get("signer_name")), None)
     probs = [{k: p[k] for k in ("file", "sheet", "cell", "code", "severity", "message_th", "message_en")}
              for p in snap.problems if p["district_code"] == code]
@@ -424,6 +500,9 @@ def district_context(snap: Snapshot, code: int) -> dict[str, Any]:
             "status_th": STATUS_TH.get(d["status"], d["status"]), "score": d["score"], "rank": d["rank"],
             "errors": d["errors"] or 0, "warnings": d["warnings"] or 0, "file": d["file"], "saved": d["saved"],
             "late": code in late, "flags": _flags(d, late, _signed(snap, code)),
+            "score_strategic": d.get("score_strategic"), "score_routine": d.get("score_routine"),
+            "hq_score": _hq_district_score(snap, code),
+            "signoff": _signoff(d, snap.quarter),
             "signer_name": signer.get("signer_name") if signer else None,
             "signer_position": signer.get("signer_position") if signer else None,
             "signed_date": signer.get("signed_date") if signer else None,
@@ -441,7 +520,8 @@ def indicator_context(snap: Snapshot, code: str) -> dict[str, Any]:
     names = _names()
     status = {int(d["district_code"]): d["status"] for d in snap.districts}
     mine = [r for r in snap.results if r["indicator_code"] == code]
-    info = _indicator_info(snap, code, mine[0]["indicator_name_th"] if mine else None)
+    info = _indicator_info(snap, code, mine[0]["indicator_name_th"] if mine else None,
+                           mine[0].get("kind") if mine else None)
     rows = []
     for r in mine:
         dc = int(r["district_code"])
@@ -451,7 +531,7 @@ def indicator_context(snap: Snapshot, code: str) -> dict[str, Any]:
             "href": district_href(dc), "status": status.get(dc), "status_th": STATUS_TH.get(status.get(dc, ""), status.get(dc)),
             "year_value": r["year_value"], "score": r["score"], "level": r["level"], "target_met": r["target_met"],
             "quarters": [detail.get(f"q{q}_value") for q in range(1, 5)],
-        })
+        } | _assessment(snap, dc, code))
     rows.sort(key=lambda x: (x["score"] is None, -(x["score"] or 0), x["code"]))
     scores = [r["score"] for r in rows]
     got = [s for s in scores if s is not None]
