@@ -115,7 +115,15 @@ DISTRICT_PATTERNS: dict[str, tuple[str, str, str]] = {
     "status": ("สถานะการส่งของเขต", "district status (Thai)", "status_th"),
     "prev_quarter": ("คะแนนไตรมาสก่อน", "previous quarter's score", "prev_quarter_score"),
     "prev_year": ("คะแนนไตรมาสเดียวกันปีก่อน", "same quarter last year", "prev_year_score"),
+    "score_strategic": ("คะแนนตัวชี้วัดเชิงยุทธศาสตร์ของเขต", "district score, strategic KPIs", "score_strategic"),
+    "score_routine": ("คะแนนตัวชี้วัดงานประจำของเขต", "district score, routine KPIs", "score_routine"),
+    "hq_score": ("คะแนนของเขตเมื่อใช้คะแนนที่สำนักงานใหญ่ประเมิน (ว่างถ้ายังไม่ประเมิน)",
+                 "district score with head office's assessed scores (empty until assessed)", "hq_district_score"),
+    "signoff": ("สถานะการยืนยันส่งรายงาน", "sign-off status (Thai)", "signoff_th"),
 }
+# Longest first, so that kpi_score_strategic_1030 is not read as kpi_score_… of "strategic_1030".
+_DISTRICT_NAME = re.compile(
+    r"kpi_(" + "|".join(sorted(DISTRICT_PATTERNS, key=len, reverse=True)) + r")_(\d{4})")
 # Per indicator (code with "-" written "_"): kpi_mean_KPI_05, kpi_met_share_KPI_05, kpi_reporting_KPI_05.
 INDICATOR_PATTERNS: dict[str, tuple[str, str, str]] = {
     "mean": ("คะแนนเฉลี่ยของตัวชี้วัด", "indicator mean score", "mean_score"),
@@ -143,6 +151,10 @@ TABLE_COLUMNS: dict[str, list[tuple[str, list[str]]]] = {
         ("prev_quarter_score", ["ไตรมาสก่อน", "คะแนนไตรมาสก่อน", "prev_quarter_score", "previous quarter"]),
         ("prev_year_score", ["ปีก่อน", "คะแนนปีก่อน", "prev_year_score", "previous year"]),
         ("note_th", ["หมายเหตุ", "note_th"]),
+        ("score_strategic", ["คะแนนเชิงยุทธศาสตร์", "ตัวชี้วัดเชิงยุทธศาสตร์", "strategic", "score_strategic"]),
+        ("score_routine", ["คะแนนงานประจำ", "ตัวชี้วัดงานประจำ", "routine", "score_routine"]),
+        ("hq_district_score", ["คะแนนที่สำนักงานใหญ่ประเมิน", "คะแนนสำนักงานใหญ่", "head office's score", "hq_score"]),
+        ("signoff_th", ["การยืนยันส่ง", "สถานะการยืนยันส่ง", "sign-off", "signoff"]),
     ],
     "kpi_indicators": [
         ("indicator_code", ["รหัสตัวชี้วัด", "รหัส", "code", "indicator_code"]),
@@ -158,6 +170,7 @@ TABLE_COLUMNS: dict[str, list[tuple[str, list[str]]]] = {
         ("max_score", ["สูงสุด", "max", "max_score"]),
         ("met", ["ผ่านเป้าหมาย", "met"]),
         ("met_share", ["ร้อยละผ่านเป้าหมาย", "สัดส่วนผ่านเป้าหมาย", "met_share", "% met"]),
+        ("kind_th", ["ประเภทตัวชี้วัด", "ประเภท", "kind"]),
     ],
     "kpi_problems": [
         ("district_code", ["รหัสเขต", "district_code"]),
@@ -215,13 +228,14 @@ def placeholder_value(name: str, result: ConsolidationResult) -> tuple[bool, Any
     for key, (_, _, get) in PLACEHOLDERS.items():
         if lowered == key:
             return True, _plain(get(result))
-    m = re.fullmatch(r"kpi_(score|rank|status|prev_quarter|prev_year)_(\d{4})", lowered)
+    m = _DISTRICT_NAME.fullmatch(lowered)
     if m:
         column = DISTRICT_PATTERNS[m.group(1)][2]
         rows = result.districts[result.districts["district_code"] == int(m.group(2))]
         if rows.empty:
             return False, None
-        return True, _plain(rows.iloc[0][column])
+        # hq_district_score exists only once history holds head office's review: then empty, not unknown.
+        return True, _plain(rows.iloc[0][column]) if column in rows.columns else None
     m = re.fullmatch(r"kpi_(mean|min|max|met_share|reporting)_(.+)", lowered)
     if m:
         column = INDICATOR_PATTERNS[m.group(1)][2]
@@ -366,7 +380,12 @@ def _table_rows(kind: str, result: ConsolidationResult) -> list[dict[str, Any]]:
             row["saved"] = _local(row.get("saved"))
         return rows
     if kind == "kpi_indicators":
-        return result.indicators.to_dict("records")
+        from .catalog import Kind
+
+        rows = result.indicators.to_dict("records")
+        for row in rows:
+            row["kind_th"] = Kind(row["kind"]).th if row.get("kind") in set(Kind) else None
+        return rows
     return result.problems.to_dict("records")
 
 

@@ -339,3 +339,21 @@ def test_the_web_report_shows_kinds_sign_off_and_head_offices_scores(cycle: Cycl
     html = (site / "district" / "1001.html").read_text(encoding="utf-8")
     # The reviewer's comment starting with "=" is text on the page, escaped like every other string.
     assert "head office's score" in html and "=ขอหลักฐาน" in html and "ตัวชี้วัดงานประจำ" in html
+
+
+def test_head_offices_own_template_gets_the_assessed_score_by_name(cycle: Cycle, tmp_path: Path) -> None:
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from kpi_xl.hq import fill_template
+
+    assert cycle.second is not None
+    wb = openpyxl.Workbook()
+    for i, name in enumerate(("kpi_hq_score_1001", "kpi_hq_score_1003", "kpi_signoff_1030"), start=1):
+        wb.defined_names[name] = DefinedName(name, attr_text=f"'Sheet'!$B${i}")
+    wb.save(tmp_path / "HQ.xlsx")
+    out = fill_template(tmp_path / "HQ.xlsx", tmp_path / "HQ_out.xlsx", cycle.second)
+    ws = openpyxl.load_workbook(out)["Sheet"]
+    d = cycle.second.districts.set_index("district_code")
+    assert ws["B1"].value == pytest.approx(d.loc[1001, "hq_district_score"]) and ws["B1"].value is not None
+    assert ws["B2"].value is None  # 1003 was not assessed
+    assert ws["B3"].value == d.loc[1030, "signoff_th"] and "ยืนยันส่ง" in ws["B3"].value

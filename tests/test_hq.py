@@ -262,3 +262,51 @@ def test_libreoffice_opens_the_filled_template(filled: dict[str, Any], tmp_path:
 
     pdf = convert(filled["out"], to="pdf", outdir=tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def _names_template(path: Path, names: dict[str, str], headers: list[str], ind_headers: list[str]) -> Path:
+    """A template with the given names on one sheet and two small tables, as head office would make it."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "สรุป"
+    for name, cell in names.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=f"'สรุป'!${cell[0]}${cell[1:]}")
+    tables = wb.create_sheet("ตาราง")
+    for col, text in enumerate(headers, start=1):
+        tables.cell(row=1, column=col, value=text)
+    tables.add_table(Table(displayName="kpi_districts", ref=f"A1:{chr(64 + len(headers))}2"))
+    inds = wb.create_sheet("ตัวชี้วัด")
+    for col, text in enumerate(ind_headers, start=1):
+        inds.cell(row=1, column=col, value=text)
+    inds.add_table(Table(displayName="kpi_indicators", ref=f"A1:{chr(64 + len(ind_headers))}2"))
+    wb.save(path)
+    return path
+
+
+KIND_NAMES = {"kpi_score_strategic_1030": "B1", "kpi_score_routine_1030": "B2", "kpi_signoff_1030": "B3",
+              "kpi_hq_score_1030": "B4", "kpi_score_1030": "B5"}
+
+
+def test_kind_scores_sign_off_and_head_office_score_have_names(filled: dict[str, Any], tmp_path: Path) -> None:
+    r = filled["result"]
+    into = _names_template(tmp_path / "HQ2.xlsx", KIND_NAMES,
+                           ["รหัสเขต", "คะแนนเชิงยุทธศาสตร์", "คะแนนงานประจำ", "คะแนนที่สำนักงานใหญ่ประเมิน", "การยืนยันส่ง"],
+                           ["รหัสตัวชี้วัด", "ประเภทตัวชี้วัด"])
+    out = fill_template(into, tmp_path / "HQ2_out.xlsx", copy.copy(r))
+    book = openpyxl.load_workbook(out)
+    ws, d = book["สรุป"], r.districts.set_index("district_code")
+    assert ws["B1"].value == pytest.approx(d.loc[1030, "score_strategic"])
+    assert ws["B2"].value == pytest.approx(d.loc[1030, "score_routine"])
+    assert ws["B3"].value == d.loc[1030, "signoff_th"] and ws["B3"].value  # "ยังไม่ยืนยันส่ง": not signed
+    assert ws["B4"].value is None  # no review applied (no history in this run): empty, not unknown
+    assert ws["B5"].value == pytest.approx(d.loc[1030, "score"])
+    assert not any("kpi_score_strategic" in m for m in r.problems["message_en"])  # no KPI-W504 "unknown name"
+    rows = list(book["ตาราง"].iter_rows(min_row=2, values_only=True))
+    assert [row[0] for row in rows] == CODES
+    for code, strategic, routine, hq, signoff in rows:
+        assert strategic == (pytest.approx(d.loc[code, "score_strategic"]) if code in SENT else None)
+        assert routine == (pytest.approx(d.loc[code, "score_routine"]) if code in SENT else None)
+        assert hq is None and (signoff or None) == (d.loc[code, "signoff_th"] or None)
+    kinds = {code: kind for code, kind in book["ตัวชี้วัด"].iter_rows(min_row=2, values_only=True)}
+    cat = filled["cat"]
+    assert kinds == {i.code: i.kind.th for i in cat.indicators if i.code in kinds} and len(kinds) == len(r.indicators)
