@@ -677,7 +677,8 @@ def _write_summary(book: Workbook, fmt: _Formats, spec: FormSpec, catalog: Catal
 
 def _write_results(book: Workbook, spec: FormSpec, footer: str) -> None:
     """An empty ผลการตรวจสอบ sheet with its print layout: the button (xlwings) and --annotate only
-    fill rows into it, so both give a list that prints landscape, one page wide."""
+    fill rows into it, so both give a list that prints landscape at the forms' fixed scale, its
+    columns (RESULTS_WIDTHS) as wide as the page."""
     from .marks import RESULTS_WIDTHS
 
     ws = book.add_worksheet(worksheet_class=_Worksheet, name=spec.sheets["results"])
@@ -685,7 +686,7 @@ def _write_results(book: Workbook, spec: FormSpec, footer: str) -> None:
         ws.set_column(c, c, width)
     ws.set_paper(9)
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    ws.set_print_scale(PRINT_SCALE)
     ws.set_margins(**MARGINS)
     font = f'&"{FONT},Regular"&14'
     ws.set_footer(f"&L{font}{footer} · {spec.sheets['results']}&R{font}หน้า &P / &N", {"margin": 0.3})
@@ -720,7 +721,7 @@ def _write_report_sheet(book: Workbook, fmt: _Formats, spec: FormSpec, key: str,
         ws.set_row(r, row_height(texts))
     ws.set_paper(9)
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    ws.set_print_scale(PRINT_SCALE)  # the spec's widths add up to the 112 units of the landscape page
     ws.set_margins(**MARGINS)
     ws.repeat_rows(0, 1)
     font = f'&"{FONT},Regular"&14'

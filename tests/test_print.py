@@ -27,10 +27,11 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     made = run_demo(work / "demo", web=False)
     district = next(Path(made["inbox"]).glob("*_1030_*.xls*"))
     calibration = printout.calibration_workbook(work / "calibration.xlsx")
-    pdfs = libreoffice.convert_many([made["summary"], district, calibration], "pdf", work / "pdf")
+    pdfs = libreoffice.convert_many([made["summary"], district, calibration, made["marked_copy"]], "pdf", work / "pdf")
     ratio = printout.points_per_height(pdfs[2])
     return {"summary": made["summary"], "summary_pages": printout.read_pages(pdfs[0]),
-            "district_pages": printout.read_pages(pdfs[1]), "ratio": ratio}
+            "district_pages": printout.read_pages(pdfs[1]), "ratio": ratio,
+            "checked_pages": printout.read_pages(pdfs[3])}
 
 
 def _sheet(page: printout.Page) -> str:
@@ -110,3 +111,18 @@ def test_district_workbook_text_at_least_9pt(printed: dict) -> None:
     assert len(kpi05) == 2
     assert "ไตรมาสที่ 1" not in kpi05[0].text() and "ไตรมาสที่ 1" in kpi05[1].text()
     assert "KPI-05" in " ".join(w.text for w in kpi05[1].body)  # the title rows (code) repeat on page 2
+
+
+def test_the_list_of_problems_prints_at_least_9pt(printed: dict) -> None:
+    """A checked workbook's ผลการตรวจสอบ list (--annotate; the button fills the same sheet) prints at the
+    forms' fixed 60 %, its columns as wide as the landscape page: 9.6 pt (fitted one page wide: 8.2 pt)."""
+    from kpi_xl.form import load_spec
+
+    name = load_spec().sheets["results"].replace(" ", "")
+    pages = [p for p in printed["checked_pages"] if name in _sheet(p)]
+    assert pages, "the checked copy printed no ผลการตรวจสอบ page"
+    words = " ".join(p.text() for p in pages)
+    assert "KPI-E" in words and "ข้อผิดพลาด" in words  # the problems themselves are on paper, not cut off
+    for page in pages:
+        sizes = printout.sizes(page, printed["ratio"])
+        assert sizes and min(sizes) >= MIN_PT, (page.number, min(sizes) if sizes else None)

@@ -58,8 +58,12 @@ def test_sheets_in_order_and_only_applicable_indicators(sample_catalog: Catalog,
         assert book.sheetnames == [SPEC.sheets["cover"], *codes, SPEC.sheets["summary"], SPEC.sheets["results"],
                                    SPEC.sheets["meta"], SPEC.sheets["conf"]]
         results = book[SPEC.sheets["results"]]
-        assert results.page_setup.orientation == "landscape" and results.sheet_properties.pageSetUpPr.fitToPage
-        assert results.page_setup.fitToHeight == 0  # one page wide, as many pages tall as needed
+        # landscape at the forms' fixed 60 % and as wide as the page, never fitted (8.2 pt): tests/test_print.py
+        assert results.page_setup.orientation == "landscape" and results.page_setup.scale == template.PRINT_SCALE
+        assert not (results.sheet_properties.pageSetUpPr and results.sheet_properties.pageSetUpPr.fitToPage)
+        # stored widths carry Excel's 5-pixel padding (+0.71 each); <cols> ranges group equal columns
+        units = sum((d.width - 0.7109375) * (d.max - d.min + 1) for d in results.column_dimensions.values() if d.width)
+        assert units == pytest.approx(112)
         assert ("KPI-02" in book.sheetnames) == (code in with_02)
         assert ("KPI-09" in book.sheetnames) == (code in with_09)
         assert book[SPEC.sheets["meta"]].sheet_state == "hidden"
