@@ -423,6 +423,13 @@ _kind("KPI-W711", W, "Earlier quarter's value changed",
       "ผลไตรมาสที่ {quarter} เปลี่ยนจาก {old} (ที่ส่วนกลางบันทึกไว้เมื่อรวบรวมไตรมาส {quarter}) เป็น {new}",
       "quarter {quarter}'s value changed from {old} (stored when quarter {quarter} was consolidated) to {new}",
       "สอบถามเขตว่าแก้ไขเพราะอะไร ประวัติยังเก็บค่าเดิมไว้", "ask the district why; the history keeps the old value")
+_kind("KPI-E720", E, "Inbox workbook changed since consolidation",
+      "แฟ้มของเขต {district} ในโฟลเดอร์ ({value}) ไม่ใช่แฟ้มที่รวบรวมไว้ (ถูกแทนที่หรือแก้ไขหลังการรวบรวม) "
+      "จึงไม่บันทึกผลการตรวจและไม่เขียนแฟ้มแจ้งผล",
+      "district {district}'s workbook in the inbox ({value}) is not the one consolidated (replaced or edited "
+      "since): nothing was stored and no feedback was written",
+      "รวบรวมผลอีกครั้ง (kpi-xl consolidate) แล้วตรวจประเมินจากแฟ้มตรวจประเมินฉบับใหม่ หรือวางแฟ้มเดิมกลับที่เดิม",
+      "consolidate again and review from the new review workbook, or put the original file back")
 _kind("KPI-W710", W, "Submitted workbook not found for feedback",
       "ไม่พบแฟ้มที่เขตส่งมา ({value}) จึงไม่ได้สร้างแฟ้มแจ้งผลให้เขตนี้", "the district's submitted file ({value}) "
       "was not found, so no feedback workbook was written for it",

@@ -357,3 +357,33 @@ def test_head_offices_own_template_gets_the_assessed_score_by_name(cycle: Cycle,
     assert ws["B1"].value == pytest.approx(d.loc[1001, "hq_district_score"]) and ws["B1"].value is not None
     assert ws["B2"].value is None  # 1003 was not assessed
     assert ws["B3"].value == d.loc[1030, "signoff_th"] and "ยืนยันส่ง" in ws["B3"].value
+
+
+def test_a_workbook_replaced_in_the_inbox_since_the_run_stores_nothing(cycle: Cycle, tmp_path: Path) -> None:
+    """A district drops a new file into the inbox after the run and head office applies its review:
+    feedback would show a verdict on a workbook head office never saw. KPI-E720 names the file;
+    no assessment is stored and no feedback folder appears (the copy of the cycle is used, the
+    cycle's own inbox stays as it is)."""
+    from kpi_xl.headoffice.review import META_SHEET
+
+    root = tmp_path / "copy"
+    shutil.copytree(cycle.inbox, root / "inbox")
+    shutil.copytree(cycle.out, root / "out", ignore=shutil.ignore_patterns("feedback_*"))
+    review_file = root / "out" / cycle.review_file.name
+    wb = openpyxl.load_workbook(review_file)
+    meta = wb[META_SHEET]
+    for row in meta.iter_rows():
+        if row[0].value == "inbox":
+            row[1].value = str(root / "inbox")
+    wb.save(review_file)
+    _fill_review(review_file, {(1001, "KPI-01"): {"hq_score": 1, "decision": review.ACCEPT, "reviewer": REVIEWER}})
+    sent = next((root / "inbox").glob("*1001*"))
+    sent.write_bytes(sent.read_bytes() + b"\0")  # the district's "new" file, never consolidated
+    db = root / "out" / "kpi_history.sqlite"
+    before = len(_rows(db, history.assessments))
+    done = CliRunner().invoke(app, ["review", "apply", str(review_file)], env={"COLUMNS": "300"})
+    assert done.exit_code == 2, done.output  # an unusable input, not a wrong entry
+    codes = {line.split()[0] for line in done.output.splitlines() if line.startswith("KPI-")}
+    assert codes == {"KPI-E720"} and sent.name in done.output.replace("\n", ""), done.output
+    assert len(_rows(db, history.assessments)) == before
+    assert not list((root / "out").glob("feedback_*")) and not list((root / "out").glob(".feedback_*"))

@@ -4,9 +4,13 @@
    or comment without a decision, a decision not in the list, sent back without a comment, no
    reviewer, an unknown district or indicator, edited read-only columns: the row's hidden hash);
    with any error nothing is stored and nothing is written.
-2. The entries go into the history database beside the district's self-assessment
-   (:func:`kpi_xl.history.record_assessments`: append-only, one audit row per changed value).
-3. One feedback workbook per assessed district (:mod:`.feedback`), a copy of the file it sent.
+2. Each assessed district's workbook in the inbox must still be the file consolidated (its SHA-256
+   as history recorded it), else KPI-E720 and nothing is stored.
+3. One feedback workbook per assessed district (:mod:`.feedback`), a copy of the file it sent,
+   written into a staging folder beside the target first;
+4. then the entries go into the history database beside the district's self-assessment
+   (:func:`kpi_xl.history.record_assessments`: append-only, one audit row per changed value), and
+   only then are the feedback files moved into place. A failure before that stores nothing.
 
 The review workbook is only read. The feedback folder (default ``feedback_<fy>_Q<q>`` beside the
 review workbook) is checked before any work and may not lie inside the inbox (the next
@@ -16,6 +20,9 @@ consolidation would take the copies for submissions).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +116,38 @@ def check_entries(entries: list[Entry], known: set[tuple[int, str]], file: str,
     return clean, found
 
 
+def _sources(inbox: Path, by_district: dict[int, list[dict[str, Any]]],
+             files: dict[int, str]) -> tuple[dict[int, Path], list[Problem]]:
+    """Each assessed district's workbook in the inbox, checked to be the very file consolidated.
+
+    A district may have dropped a corrected file into the inbox since the run: feedback written from
+    it would show head office's verdict on a workbook head office never saw. That is an error for
+    the whole review (KPI-E720: nothing stored); a file gone from the inbox only costs its feedback."""
+    import hashlib
+
+    sources: dict[int, Path] = {}
+    missing: list[Problem] = []
+    changed: list[Problem] = []
+    for code, items in sorted(by_district.items()):
+        rel = next((e["file"] for e in items if e["file"]), None)
+        src = inbox / rel if rel else None
+        if src is None or not src.is_file():
+            missing.append(problem("KPI-W710", Location(file=str(src or inbox)), value=str(src or code)))
+            continue
+        if code in files:
+            digest = hashlib.sha256()
+            with src.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() != files[code]:
+                changed.append(problem("KPI-E720", Location(file=str(src)), district=code, value=rel))
+                continue
+        sources[code] = src
+    if changed:
+        raise KpiError(changed)
+    return sources, missing
+
+
 def apply_review(review: str | Path, *, db: str | Path | None = None, out: str | Path | None = None,
                  now: dt.datetime | None = None) -> Applied:
     """Check, store, write feedback. Raises :class:`KpiError` with every problem when any is an error."""
@@ -136,31 +175,40 @@ def apply_review(review: str | Path, *, db: str | Path | None = None, out: str |
     engine = history.open_db(url)
     try:
         results = history.current_results(engine, fy, q)
-        clean, found = check_entries(entries, set(results), review.name, history.current_files(engine, fy, q))
+        files = history.current_files(engine, fy, q)
+        clean, found = check_entries(entries, set(results), review.name, files)
         if any(p.is_error for p in found):
             raise KpiError(found)
         when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
         for e in clean:
             got = results[(e["district_code"], e["indicator_code"])]
             e["self_score"], e["content_hash"] = got.get("score"), got.get("content_hash")
-        stored, audit = history.record_assessments(engine, fy, q, clean, applied_at=when, review_file=str(review))
+        by_district: dict[int, list[dict[str, Any]]] = {}
+        for e in clean:
+            by_district.setdefault(e["district_code"], []).append(e)
+        sources, missing = _sources(inbox, by_district, files)
+        # Feedback first, into a folder of its own beside the target: a broken workbook or a full disk
+        # stops the run before anything is stored, so history and the feedback never disagree.
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".kpi-xl-tmp", dir=folder.parent))
+        try:
+            local = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+            staged = {code: write_feedback(src, staging / feedback_name(src, fy, q), by_district[code],
+                                           fiscal_year=fy, quarter=q, applied_at=local)
+                      for code, src in sources.items()}
+            stored, audit = history.record_assessments(engine, fy, q, clean, applied_at=when, review_file=str(review))
+            folder.mkdir(exist_ok=True)
+            placed: dict[int, Path] = {}
+            for code, path in staged.items():
+                os.replace(path, folder / path.name)  # same file system: each file appears whole
+                placed[code] = folder / path.name
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
         engine.dispose()
     applied = Applied(fiscal_year=fy, quarter=q, stored=stored, audit=audit,
-                      returned=sum(1 for e in clean if e["decision"] == DECISIONS[1]))
-    by_district: dict[int, list[dict[str, Any]]] = {}
-    for e in clean:
-        by_district.setdefault(e["district_code"], []).append(e)
-    local = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    for code, items in sorted(by_district.items()):
-        rel = next((e["file"] for e in items if e["file"]), None)
-        src = inbox / rel if rel else None
-        if src is None or not src.is_file():
-            applied.warnings.append(problem("KPI-W710", Location(file=str(src or inbox)), value=str(src or code)))
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        applied.feedback[code] = write_feedback(src, folder / feedback_name(src, fy, q), items, fiscal_year=fy,
-                                                quarter=q, applied_at=local)
+                      returned=sum(1 for e in clean if e["decision"] == DECISIONS[1]), feedback=placed)
+    applied.warnings.extend(missing)
     return applied
 
 
