@@ -276,19 +276,24 @@ def validate(
     from .validate import validate_file
 
     _use_key_file(None)  # a configured key that cannot be read: one message, not a traceback per file
+    targets: list[Path] = []
+    if annotate is not None:  # every marked copy's place checked before any file is read
+        from .files import annotate_targets
+
+        try:
+            targets = annotate_targets(annotate, files)
+        except KpiError as exc:
+            _fail(exc.problems, 2, lang)
     cat = _load_catalog(catalog) if catalog else None
     reports = [validate_file(f, catalog=cat, quarter=quarter) for f in files]
     if annotate is not None:
         from .annotate import annotate as write_marked
 
-        for report, src in zip(reports, files, strict=True):
+        for report, src, dst in zip(reports, files, targets, strict=True):
             if not report.readable:
                 continue
-            dst = annotate if len(files) == 1 and annotate.suffix else annotate / f"{src.stem}_checked{src.suffix}"
-            if dst.resolve() == src.resolve():
-                err.print(f"[red]--annotate ต้องเป็นแฟ้มใหม่ ไม่ใช่แฟ้มต้นฉบับ {src} / --annotate must name a new file, "
-                          f"not the input {src}[/]")
-                raise typer.Exit(2)
+            if not dst.parent.exists():
+                dst.parent.mkdir()  # the one level annotate_targets allowed
             write_marked(src, dst, report)
             if not as_json:
                 console.print(f"เขียนสำเนาตรวจแล้ว / marked copy: {dst}")

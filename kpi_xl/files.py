@@ -138,6 +138,39 @@ def check_output_folder(folder: str | Path, *, inputs: Iterable[str | Path] = ()
     return folder
 
 
+def annotate_targets(annotate: str | Path, files: list[Path], *, option: str = "--annotate") -> list[Path]:
+    """Where each marked copy of ``validate --annotate`` goes, every one checked before any work.
+
+    One input and a file name: that file (the input's own suffix, so macros stay in an .xlsm).
+    Otherwise a folder (it may be created, one level) receiving ``<stem>_checked<suffix>`` per input.
+    An existing file is never replaced — it may be a district's workbook typed by mistake (KPI-E608),
+    and neither is an input, nor a copy another input of the same command would also write."""
+    from .problems import KpiError, Location, problem
+
+    annotate = Path(annotate)
+    where = Location()
+    if len(files) == 1 and annotate.suffix and not annotate.is_dir():
+        targets = [check_output(annotate, inputs=files, suffixes=(files[0].suffix.lower(),), option=option)]
+    else:
+        if annotate.exists() and not annotate.is_dir():
+            raise KpiError([problem("KPI-E607", where, option=option, path=str(annotate))])
+        if not annotate.exists() and not annotate.resolve().parent.is_dir():
+            raise KpiError([problem("KPI-E605", where, option=option, path=str(annotate),
+                                    folder=str(annotate.parent))])
+        check_output_folder(annotate, inputs=files, option=option)
+        targets = [annotate / f"{f.stem}_checked{f.suffix}" for f in files]
+    sources = {f.resolve() for f in files}
+    seen: set[Path] = set()
+    for target in targets:
+        resolved = target.resolve()
+        if resolved in sources:
+            raise KpiError([problem("KPI-E601", where, option=option, path=str(target))])
+        if target.exists() or resolved in seen:
+            raise KpiError([problem("KPI-E608", where, option=option, path=str(target))])
+        seen.add(resolved)
+    return targets
+
+
 def stale_temps(target: str | Path, *, older_than: float) -> list[Path]:
     """Temp files :func:`atomic_path` left beside ``target`` when a run was killed.
 

@@ -304,6 +304,11 @@ _kind("KPI-E606", E, "Output folder not writable",
 _kind("KPI-E607", E, "Output folder is a file",
       "{option} {path} เป็นแฟ้ม ไม่ใช่โฟลเดอร์", "{option} {path} is a file, not a folder",
       "ระบุโฟลเดอร์ใหม่หรือโฟลเดอร์ที่มีอยู่", "name a new or an existing folder")
+_kind("KPI-E608", E, "Output file already exists",
+      "{option} {path} มีอยู่แล้ว (หรือสำเนาของอีกแฟ้มในคำสั่งเดียวกันใช้ชื่อนี้) จะไม่เขียนทับ",
+      "{option} {path} already exists (or another file of the same command would be written there); "
+      "it will not be overwritten",
+      "ตั้งชื่อใหม่ หรือย้าย/ลบแฟ้มเดิมก่อน", "choose a new name, or move or delete the old file first")
 _kind("KPI-E610", E, "Run would replace history with fewer workbooks",
       "ไม่ได้บันทึกอะไร: รอบนี้ได้รับแฟ้มที่ใช้ได้ {received} เขต น้อยกว่ารอบที่บันทึกไว้ของ {period} ({stored} เขต, รอบที่ {run_id})",
       "nothing written: this run received {received} usable workbooks, fewer than the stored {period} run "

@@ -117,8 +117,40 @@ def test_validate_annotate_writes_a_marked_copy_and_never_the_input(built_workbo
     note = book["KPI-03"][load_spec().a1("q1_value")].comment
     assert note is not None and "KPI-E301" in note.text
     same = run("validate", wrong, "--annotate", wrong)
-    assert same.exit_code == 2 and "not the input" in same.output
+    assert same.exit_code == 2 and "KPI-E601" in same.output and "will not be overwritten" in same.output
     assert sha256_file(wrong) == before
+
+
+def test_validate_annotate_checks_every_copys_place_before_any_work(built_workbooks: dict[int, Path],
+                                                                    tmp_path: Path) -> None:
+    """A mistyped --annotate never costs a file: another district's workbook named as the copy is
+    refused (it was silently replaced), as is a copy that would land on an input, a copy written
+    twice, a missing folder (not created with its parents), a file named as the folder of many
+    copies, and an .xlsx name for an .xlsm; every refusal comes before any file is read."""
+    a = fill.fill_workbook(built_workbooks[1030], tmp_path / "a" / "2564_1030.xlsm",
+                           values={"KPI-03": {"q1_value": "สิบ"}}, report_quarter=1)
+    b = fill.fill_workbook(built_workbooks[1001], tmp_path / "b" / "2564_1001.xlsm", values={}, report_quarter=1)
+    twin = fill.fill_workbook(built_workbooks[1001], tmp_path / "c" / "2564_1030.xlsm", values={}, report_quarter=1)
+    (tmp_path / "a" / "2564_1001_checked.xlsm").write_bytes(b.read_bytes())  # what a clerk left there
+    before = {p: sha256_file(p) for p in tmp_path.rglob("*.xlsm")}
+    cases = [
+        ([a, "--annotate", b], "KPI-E608"),  # another district's workbook: was replaced silently
+        ([b, tmp_path / "a" / "2564_1001_checked.xlsm", "--annotate", tmp_path / "a"], "KPI-E601"),  # b's copy
+        ([b, a, "--annotate", tmp_path / "a"], "KPI-E608"),  # 2564_1001_checked.xlsm exists there
+        ([a, twin, "--annotate", tmp_path / "out"], "KPI-E608"),  # both copies would be 2564_1030_checked
+        ([a, b, "--annotate", tmp_path / "missing" / "deeper"], "KPI-E605"),
+        ([a, b, "--annotate", b], "KPI-E607"),
+        ([a, "--annotate", tmp_path / "copy.xlsx"], "KPI-E603"),
+    ]
+    for args, code in cases:
+        done = run("validate", *args)
+        assert done.exit_code == 2 and code in done.output, (args, done.output)
+        assert "KPI-E301" not in done.output  # refused before a file was read
+    assert {p: sha256_file(p) for p in tmp_path.rglob("*.xlsm")} == before
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "out").exists()
+    done = run("validate", a, b, "--annotate", tmp_path / "marked")  # a new folder, one level: made
+    assert done.exit_code == 1 and sorted(p.name for p in (tmp_path / "marked").iterdir()) == [
+        "2564_1001_checked.xlsm", "2564_1030_checked.xlsm"]
 
 
 # --- consolidate ------------------------------------------------------------------------------
