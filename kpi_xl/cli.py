@@ -341,6 +341,7 @@ def submit(
     book: Annotated[Path, typer.Argument(help="แฟ้มรายงานของเขต / the district's workbook")],
     quarter: Annotated[int, typer.Option(min=1, max=4, help="ไตรมาสที่ยืนยันส่ง / quarter to sign off")],
     out: Annotated[Path | None, typer.Option(help="แฟ้มที่ยืนยันแล้ว (ค่าเริ่มต้น: <ชื่อแฟ้ม>_signed_Q<q>) / signed copy")] = None,
+    force: Annotated[bool, typer.Option("--force", help="เขียนทับแฟ้มที่ยืนยันไว้เดิม / replace an existing signed copy")] = False,
 ) -> None:
     """ยืนยันส่งรายงาน (แบบไม่มีมาโคร) / Sign off a workbook for a quarter (the macro-free path).
 
@@ -352,7 +353,7 @@ def submit(
     from .submit import submit_file
 
     try:
-        result, path = submit_file(book, quarter, out=out)
+        result, path = submit_file(book, quarter, out=out, overwrite=force)
     except KpiError as exc:
         _fail(exc.problems, code=2)
     except (OSError, ValueError) as exc:

@@ -142,16 +142,20 @@ def default_output(src: Path, quarter: int) -> Path:
 
 
 def submit_file(src: str | Path, quarter: int, *, out: str | Path | None = None, now: dt.datetime | None = None,
-                catalog: Catalog | None = None) -> tuple[SignResult, Path | None]:
+                catalog: Catalog | None = None, overwrite: bool = False) -> tuple[SignResult, Path | None]:
     """``kpi-xl submit``: check ``src`` for ``quarter`` and, when it may be signed, write a signed
     copy (``<name>_signed_Q<q>.xlsx`` beside it unless ``out``) with openpyxl, macros kept. The
-    output path is checked before any work (:func:`kpi_xl.files.check_output`)."""
+    output path is checked before any work (:func:`kpi_xl.files.check_output`); an existing file is
+    replaced only with ``overwrite`` (KPI-E608): a mistyped ``--out`` may name another workbook."""
     from .files import check_output
+    from .problems import KpiError, Location, problem
     from .reader import read_workbook
 
     src = Path(src)
     dst = check_output(Path(out) if out is not None else default_output(src, quarter), inputs=[src],
                        suffixes=(".xlsx", ".xlsm"))
+    if dst.exists() and not overwrite:
+        raise KpiError([problem("KPI-E608", Location(), option="--out", path=str(dst))])
     raw = read_workbook(src)
     result = sign(raw, quarter, now=now, catalog=catalog)
     if not result.ok:

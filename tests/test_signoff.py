@@ -183,6 +183,13 @@ def test_a_catalog_may_let_districts_submit_with_errors(sample_catalog: Catalog,
     assert read_workbook(out).meta["signoff_errors"].raw == "1"
     done = CliRunner().invoke(app, ["submit", str(filled), "--quarter", "2", "--out", str(filled)])
     assert done.exit_code == 2 and "KPI-E601" in done.output
+    # Signing again onto the existing signed copy (or any existing file, e.g. another district's
+    # workbook mistyped as --out) is refused before any work; --force replaces the signed copy.
+    before = out.read_bytes()
+    done = CliRunner().invoke(app, ["submit", str(filled), "--quarter", "2"])
+    assert done.exit_code == 2 and "KPI-E608" in done.output and out.read_bytes() == before
+    done = CliRunner().invoke(app, ["submit", str(filled), "--quarter", "2", "--force"])
+    assert done.exit_code == 0, done.output
 
 
 def test_head_office_sees_each_submission_s_sign_off(sample_catalog: Catalog, built_workbooks: dict[int, Path],
