@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_range
+from xlsxwriter.worksheet import Worksheet
 
 from . import thai
 from .catalog import Kind
@@ -30,7 +32,6 @@ from .files import atomic_path, atomic_write_text, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.format import Format
-    from xlsxwriter.worksheet import Worksheet
 
     from .result import ConsolidationResult
 
@@ -114,9 +115,10 @@ def _shown(value: Any) -> str:
 class _Sheet:
     """A worksheet plus the widths its content needs, so columns are sized once at the end."""
 
-    def __init__(self, book: _Book, name: str, caps: dict[int, float] | None = None):
+    def __init__(self, book: _Book, name: str, caps: dict[int, float] | None = None,
+                 worksheet_class: type[Worksheet] = Worksheet):
         self.book = book
-        self.ws: Worksheet = book.wb.add_worksheet(name)
+        self.ws: Worksheet = book.wb.add_worksheet(name, worksheet_class=worksheet_class)
         self.widths: dict[int, float] = {}
         self.caps: dict[int, float] = dict(caps or {})
         ws = self.ws
@@ -220,6 +222,7 @@ class _Book:
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
+            "in_memory": True,
             "default_format_properties": {"font_name": FONT, "font_size": FONT_SIZE},
             "default_row_height": ROW_PX,  # rows sized for the font: neither Excel nor LibreOffice grows them on open
         })
@@ -273,8 +276,9 @@ class _Book:
         }
         self.status_fmt = {key: f(bg_color=colour, **border) for key, colour in STATUS_COLOURS.items()}
 
-    def sheet(self, key: str, caps: dict[int, float] | None = None) -> _Sheet:
-        return _Sheet(self, SHEETS[key], caps)
+    def sheet(self, key: str, caps: dict[int, float] | None = None,
+              worksheet_class: type[Worksheet] = Worksheet) -> _Sheet:
+        return _Sheet(self, SHEETS[key], caps, worksheet_class)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -758,8 +762,6 @@ DATA_NOTE = ("แผ่นงานนี้ใช้กรองและทำ
 
 
 def _data(book: _Book) -> None:
-    import pandas as pd
-
     from .form import load_spec
 
     r = book.result
@@ -768,11 +770,11 @@ def _data(book: _Book) -> None:
     texts = {name for name, f in spec.fields.items() if f.type == "text"}
     caps = {col: 40.0 for col, (key, _) in enumerate(columns) if key in texts or key in ("indicator_name_th",
                                                                                            "explanation_th")}
-    s = book.sheet("data", caps=caps)
+    s = book.sheet("data", caps=caps, worksheet_class=_RowsSheet)
     ws, fmt = s.ws, book.fmt
+    assert isinstance(ws, _RowsSheet)
     for col, (key, _) in enumerate(columns):
         ws.write_string(0, col, key, fmt["key"])
-    rows = r.scores.to_dict("records")
     first = 2
     number_cols = {"fiscal_year": "int", "quarter": "int", "district_code": "int", "dimension": "int", "hq_score": "score",
                    "weight": "num", "target": "num", "year_value": "num", "score": "score", "level": "int",
@@ -784,47 +786,35 @@ def _data(book: _Book) -> None:
             number_cols[name] = "int"
         elif f.type == "date":
             number_cols[name] = "date"
-    # The long table is most of the summary's cells: write it with one plan per column, skip blanks
-    # (the table style draws the grid) and measure each distinct text once.
+    # The long table is most of the summary's cells: one pass per column over plain Python values (no
+    # DataFrame rows), blanks skipped (the table style draws the grid), each distinct text and number measured
+    # once at the end, and the rows handed to the sheet in one call (see _RowsSheet).
     plain = {kind: book.wb.add_format({"font_name": FONT, "font_size": FONT_SIZE, "valign": "top",
                                        **({"num_format": nf} if nf else {})})
              for kind, nf in (("int", "0"), ("num", "#,##0.##"), ("score", "0.00"),
                               ("date", "[$-107041E]d mmm yyyy"), ("text", None))}
-    plan = [(col, key, number_cols.get(key, "text")) for col, (key, _) in enumerate(columns)]
-    seen: dict[int, set[str]] = {col: set() for col, _, _ in plan}
-    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
-    for i, row in enumerate(rows, start=first):
-        for col, key, kind in plan:
-            value = row.get(key)  # head office's columns exist once a review was applied
-            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-                continue
-            if key == "scoring":
-                value = SCORING_TH.get(value, value)
-            elif key == "target_met":
-                value = "ผ่าน" if value else "ไม่ผ่าน"
-            elif key in ("flagged", "counted"):
-                value = "ใช่" if value else "ไม่"
-            elif key == "value_source":
-                value = SOURCE_TH.get(value, value)
-            if isinstance(value, str):
-                write_string(i, col, value, plain["text"])  # text, even in a number column (a clerk's typo)
-                if key not in texts:
-                    seen[col].add(value)
-            elif isinstance(value, (dt.date, dt.datetime)):
-                when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
-                write_datetime(i, col, when, plain["date"])
-                seen[col].add("30 ก.ย. 2564")
-            elif isinstance(value, bool):
-                write_string(i, col, "TRUE" if value else "FALSE", plain["text"])
-            else:
-                write_number(i, col, float(value), plain[kind if kind != "text" else "num"])
-                seen[col].add(f"{float(value):,.2f}")
-    for col, values in seen.items():
-        for value in values:
-            s.note(col, value)
+    frame = r.scores
+    count = len(frame)
+    block: list[tuple[int, list[Any], list[Format]]] = []
+    measured: dict[int, tuple[set[str], set[float]]] = {}
+    for col, (key, _) in enumerate(columns):
+        if key not in frame.columns:  # head office's columns exist once a review was applied
+            continue
+        texts_seen: set[str] = set()
+        numbers_seen: set[float] = set()
+        values, formats = _data_cells(frame[key], key, plain, number_cols.get(key, "text"), texts_seen,
+                                      numbers_seen, long_text=key in texts)
+        block.append((col, values, formats))
+        measured[col] = (texts_seen, numbers_seen)
+    ws.add_columns(first, count, block)
+    for col, (texts_seen, numbers_seen) in measured.items():
+        for text in texts_seen:
+            s.note(col, text)
+        for number in numbers_seen:
+            s.note(col, f"{number:,.2f}")
     headers = [{"header": th} for _, th in columns]
-    last = first + max(len(rows), 1) - 1
-    if not rows:
+    last = first + max(count, 1) - 1
+    if not count:
         for col in range(len(columns)):
             ws.write_blank(first, col, None, fmt["cell"])
     ws.add_table(first - 1, 0, last, len(columns) - 1, {
@@ -845,6 +835,75 @@ def _data(book: _Book) -> None:
     ws.set_row(0, LINE_HEIGHT * 3 + 4)
     ws.print_area(0, note, 0, note)
     s.finish()
+
+
+def _data_cells(column: Any, key: str, plain: dict[str, Format], kind: str, texts_seen: set[str],
+                numbers_seen: set[float], *, long_text: bool) -> tuple[list[Any], list[Format]]:
+    """One column of the data sheet: its values as written (None: blank) and their formats; what the
+    column's width must fit goes into ``texts_seen`` and ``numbers_seen`` (not the texts of a ``long_text``
+    column: its width is fixed).
+
+    Text stays text even in a number column (a clerk's typo); yes/no columns in Thai; dates as dates;
+    everything else a number in the column's format. Values come as plain Python (``tolist``, one call per
+    column instead of a dict per row), numpy scalars of object columns unboxed as ``DataFrame.to_dict`` does.
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = column.tolist()
+    if column.dtype == object:
+        values = [_native(v) if isinstance(v, np.generic) else v for v in values]
+    number_fmt = plain[kind if kind != "text" else "num"]
+    text_fmt, date_fmt = plain["text"], plain["date"]
+    if key == "scoring":
+        shown = {**SCORING_TH}
+    elif key == "value_source":
+        shown = {**SOURCE_TH}
+    else:
+        shown = {}
+    yes_no = {"target_met": ("ผ่าน", "ไม่ผ่าน"), "flagged": ("ใช่", "ไม่"), "counted": ("ใช่", "ไม่")}.get(key)
+    missing = pd.NA
+    out: list[Any] = []
+    formats: list[Format] = []
+    for value in values:
+        if value is None or value is missing or (isinstance(value, float) and value != value):
+            out.append(None)
+            formats.append(text_fmt)
+            continue
+        if yes_no:
+            value = yes_no[0] if value else yes_no[1]
+        elif shown:
+            value = shown.get(value, value)
+        if isinstance(value, str):
+            out.append(value)
+            formats.append(text_fmt)
+            if not long_text:
+                texts_seen.add(value)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            out.append(value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time()))
+            formats.append(date_fmt)
+            texts_seen.add("30 ก.ย. 2564")
+        elif isinstance(value, bool):
+            out.append("TRUE" if value else "FALSE")
+            formats.append(text_fmt)
+        else:
+            number = float(value)
+            out.append(number)
+            formats.append(number_fmt)
+            numbers_seen.add(number)
+    return out, formats
+
+
+def _native(value: Any) -> Any:
+    """A numpy scalar as the Python value ``DataFrame.to_dict`` gives (datetime64 → Timestamp)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value)
+    return value.item()
 
 
 def _manifest(book: _Book) -> None:
@@ -940,3 +999,166 @@ def write_manifest_json(result: ConsolidationResult, path: str | Path, *, summar
     atomic_write_text(path, json.dumps(manifest_dict(result, summary=summary), ensure_ascii=False, indent=1) + "\n")
     return path
 
+
+# ---------------------------------------------------------------------------------------------
+# The long data sheet: rows prepared once, rendered in one pass
+
+
+class _RowsSheet(Worksheet):
+    """A worksheet that takes a long block of plain rows (text, numbers, dates), given column by column.
+
+    Why: the ข้อมูล sheet is 50 districts × 30 indicators × ~50 columns, about 55,000 cells, and XlsxWriter
+    spends ~10 µs per cell (argument checks, a cell object in a dict of dicts, then at close an attribute
+    list, escaping and a write per cell) — together more than the rest of the consolidation. Here each row
+    is turned into its XML once, as one string, when the block is added (strings: only untracked objects,
+    so the garbage collector has nothing new to scan), and written after XlsxWriter's own rows above it.
+    The bytes are those XlsxWriter writes for ``write_string``/``write_number``/``write_datetime`` of the
+    same cells, row by row: shared strings registered in the same order, style indices assigned in the same
+    order (at close, through each format's own index), the same spans and dimension. A test compares the
+    file with XlsxWriter's own path (``FAST_ROWS = False``).
+
+    Limits, fine for the data sheet: one block per sheet, below every cell written the usual way, and no
+    other cells, comments or merges in its rows.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block_first: int | None = None
+        self.block: list[str] = []  # per row: its cells' XML, style indices as {0}, {1}… (see _write_rows)
+        self.block_cols: list[tuple[int, int] | None] = []  # per row: first and last column with a value
+        self.block_formats: dict[Format, int] = {}  # the block's formats, in order of first use
+
+    def add_columns(self, first_row: int, count: int, columns: list[tuple[int, list[Any], list[Format]]]) -> None:
+        """``count`` rows from ``first_row`` on, given as (column, values, formats) with ``count`` values each.
+
+        A value is text (always written as text, never a formula), a number, a datetime, or None (blank).
+        """
+        columns = sorted(columns, key=lambda c: c[0])
+        if not FAST_ROWS:
+            for i in range(count):
+                for col, values, formats in columns:
+                    value = values[i]
+                    if value is None:
+                        continue
+                    if isinstance(value, str):
+                        self.write_string(first_row + i, col, value, formats[i])
+                    elif isinstance(value, dt.datetime):
+                        self.write_datetime(first_row + i, col, value, formats[i])
+                    else:
+                        self.write_number(first_row + i, col, value, formats[i])
+            return
+        if self.block_first is not None:
+            raise ValueError("one block of rows per sheet")
+        strings = self.str_table._get_shared_string_index  # the order of first use gives the index, as in write_string
+        serial = self._convert_date_time
+        styles = self.block_formats
+        starts = [(col, f'<c r="{xl_col_to_name(col)}', values, formats) for col, values, formats in columns]
+        block, spans = [], []
+        low_all, high_all = None, None
+        for i in range(count):
+            n = first_row + i + 1
+            parts = []
+            low = high = None
+            for col, start, values, formats in starts:
+                value = values[i]
+                if value is None:
+                    continue
+                fmt = formats[i]
+                k = styles.get(fmt)
+                if k is None:
+                    k = styles[fmt] = len(styles)
+                if isinstance(value, str):
+                    if len(value) > STRING_MAX // 2 and len(value.encode("utf-16-le")) // 2 > STRING_MAX:
+                        value = _utf16_cut(value, STRING_MAX)  # Excel's limit, as write_string truncates
+                    parts.append(f'{start}{n}" s="{{{k}}}" t="s"><v>{strings(value)}</v></c>')
+                else:
+                    if isinstance(value, dt.datetime):
+                        value = serial(value)
+                    elif not math.isfinite(value):
+                        raise TypeError("NAN/INF not supported in write_number()")  # as XlsxWriter says
+                    parts.append(f'{start}{n}" s="{{{k}}}"><v>{value:.16G}</v></c>')
+                if low is None:
+                    low = col
+                high = col
+            block.append("".join(parts))
+            spans.append(None if low is None or high is None else (low, high))
+            if low is not None and high is not None:
+                low_all = low if low_all is None else min(low_all, low)
+                high_all = high if high_all is None else max(high_all, high)
+        self.block_first, self.block, self.block_cols = first_row, block, spans
+        if low_all is not None and high_all is not None:
+            self._check_dimensions(first_row, low_all)
+            self._check_dimensions(first_row + count - 1, high_all)
+
+    def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int,  # type: ignore[override]
+                  options: dict[str, Any] | None = None) -> int:
+        """A table over the block: XlsxWriter checks every cell of a table's range for overlaps with other
+        tables and merges (~0.1 s over this sheet); the block has neither, so the table is added over its
+        header and first row and then given its full range."""
+        if not FAST_ROWS or self.block_first is None or not self.block or last_row <= first_row + 1:
+            return super().add_table(first_row, first_col, last_row, last_col, options)
+        done = super().add_table(first_row, first_col, first_row + 1, last_col, options)
+        if done == 0:
+            table = self.tables[-1]
+            table["range"] = xl_range(first_row, first_col, last_row, last_col)
+            table["a_range"] = xl_range(first_row, first_col, last_row, last_col)  # no totals row here
+            if "autofilter" in table:
+                table["autofilter"] = table["a_range"]
+        return done
+
+    def _calculate_spans(self) -> None:
+        super()._calculate_spans()
+        if not self.block:
+            return
+        spans: dict[int, tuple[int, int]] = {}
+        for index, text in self.row_spans.items():
+            a, b = text.split(":")
+            spans[index] = (int(a), int(b))
+        for i, cols in enumerate(self.block_cols, start=self.block_first or 0):
+            if cols:
+                index = i // 16
+                low, high = cols[0] + 1, cols[1] + 1
+                if index in spans:
+                    low, high = min(low, spans[index][0]), max(high, spans[index][1])
+                spans[index] = (low, high)
+        self.row_spans = {index: f"{a}:{b}" for index, (a, b) in spans.items()}
+
+    def _write_rows(self) -> None:
+        if not self.block or self.block_first is None:
+            super()._write_rows()
+            return
+        first = self.block_first
+        if any(row >= first and cells for row, cells in self.table.items()) or any(
+                row >= first for row in self.comments):
+            raise ValueError("cells written the usual way inside the block of rows")
+        top = self.dim_rowmax
+        self.dim_rowmax = first - 1  # XlsxWriter writes its own rows, above the block (spans: see above)
+        try:
+            super()._write_rows()
+        finally:
+            self.dim_rowmax = top
+        spans = self.row_spans
+        xf = [fmt._get_xf_index() for fmt in self.block_formats]  # first use assigns the index, as in XlsxWriter
+        write, row_tag, row_info = self.fh.write, self._write_row, self.row_info
+        for i, cells in enumerate(self.block, start=first):
+            if not cells:
+                if i in row_info:
+                    self._write_empty_row(i, spans.get(i // 16), row_info[i])
+                continue
+            row_tag(i, spans.get(i // 16), row_info.get(i))
+            write(cells.format(*xf))
+            write("</row>")
+
+
+FAST_ROWS = True  # False: the same rows through XlsxWriter's write_* (the reference the tests compare with)
+STRING_MAX = 32767  # UTF-16 units in a cell
+
+
+def _utf16_cut(text: str, limit: int) -> str:
+    """The longest start of ``text`` within ``limit`` UTF-16 units (never half a surrogate pair)."""
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit:
+            return text[:i]
+    return text
