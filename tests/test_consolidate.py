@@ -740,11 +740,12 @@ def test_same_inputs_give_the_same_summary(scenario: Scenario, tmp_path: Path) -
 
 def test_the_data_sheet_is_byte_for_byte_what_xlsxwriter_writes(scenario: Scenario, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The long data sheet is rendered by kpi_xl (speed); XlsxWriter's own write_* path must give the same file."""
+    """The long data sheet and the shared strings are written by kpi_xl (speed); XlsxWriter's own path must give
+    the same file."""
     from kpi_xl import summary
 
     summary.write_summary(scenario.result, tmp_path / "fast.xlsx")
-    monkeypatch.setattr(summary, "FAST_ROWS", False)
+    monkeypatch.setattr(summary, "FAST_XML", False)
     summary.write_summary(scenario.result, tmp_path / "plain.xlsx")
     fast, plain = _parts(tmp_path / "fast.xlsx"), _parts(tmp_path / "plain.xlsx")
     assert list(fast) == list(plain)
