@@ -892,8 +892,11 @@ def _data_cells(column: Any, key: str, texts_seen: set[str], numbers_seen: set[f
         numbers_seen.update(v for v in out if v is not None)
         return out
     if column.dtype == object:
-        values = [_native(v) if isinstance(v, np.generic) else v for v in values]
-        if yes_no is None and shown is None and set(map(type, values)) <= {str, NoneType}:  # text and blanks
+        kinds = set(map(type, values))
+        if any(issubclass(k, np.generic) for k in kinds):
+            values = [_native(v) if isinstance(v, np.generic) else v for v in values]
+            kinds = set(map(type, values))
+        if yes_no is None and shown is None and kinds <= {str, NoneType}:  # text and blanks
             if not long_text:
                 texts_seen.update(filter(None, values))  # "" is as wide as nothing
             return values
@@ -1038,14 +1041,13 @@ class _RowsSheet(Worksheet):
 
     Why: the ข้อมูล sheet is 50 districts × 30 indicators × ~50 columns, about 55,000 cells, and XlsxWriter
     spends ~10 µs per cell (argument checks, a cell object in a dict of dicts, then at close an attribute
-    list, escaping and a write per cell) — together more than the rest of the consolidation. Here a column
-    of the same kind of value becomes its cells' XML in one comprehension, rows are joined from those, and
-    the block is written after XlsxWriter's own rows above it; only strings are kept (untracked objects, so
-    the garbage collector has nothing new to scan). The bytes are those XlsxWriter writes for
-    ``write_string``/``write_number``/``write_datetime`` of the same cells row by row: shared strings
-    registered in the same order, style indices assigned in the same order (at close, through each format's
-    own index), the same spans and dimension. A test compares the file with XlsxWriter's own path
-    (``FAST_XML = False``).
+    list, escaping and a write per cell) — together more than the rest of the consolidation. Here the block
+    is checked and its strings registered when added; at close, when the styles' indices are known, a column
+    of one kind becomes its cells' XML in one comprehension, rows are joined from those and written after
+    XlsxWriter's own rows above the block. The bytes are those XlsxWriter writes for ``write_string``/
+    ``write_number``/``write_datetime`` of the same cells row by row: shared strings registered in the same
+    order, style indices assigned in the same order, the same spans and dimension. Tests compare the file
+    with XlsxWriter's own path (``FAST_XML = False``).
 
     Limits, fine for the data sheet: one block per sheet, below every cell written the usual way, and no
     other cells, comments or merges in its rows.
@@ -1054,16 +1056,19 @@ class _RowsSheet(Worksheet):
     def __init__(self) -> None:
         super().__init__()
         self.block_first: int | None = None
-        self.block: list[str] = []  # per row: its cells' XML, style indices as {0}, {1}… (see _write_rows)
+        self.block_count = 0
+        self.block_columns: list[tuple[int, str, list[Any], tuple[Format, Format, Format]]] = []  # col, kind, …
         self.block_groups: dict[int, tuple[int, int]] = {}  # per 16 rows (XlsxWriter's spans): first, last column
-        self.block_formats: dict[Format, tuple[int, int]] = {}  # format → first use (row, column), in {k} order
+        self.block_formats: dict[Format, tuple[int, int]] = {}  # format → its first use (row, column)
+        self.block_index: dict[str, int] = {}  # the block's strings → their shared-string index
 
     def add_columns(self, first_row: int, count: int,
                     columns: list[tuple[int, list[Any], tuple[Format, Format, Format]]]) -> None:
         """``count`` rows from ``first_row`` on, as (column, ``count`` values, (text, number, date) formats).
 
         A value is text (always written as text, never a formula), a number, a datetime, or None (blank);
-        its format is the column's format for its kind.
+        its format is the column's format for its kind. Checked and registered now (shared strings, styles'
+        first use, dimension); turned into XML at close, when the styles' indices are known.
         """
         columns = sorted(columns, key=lambda c: c[0])
         if not FAST_XML:
@@ -1096,71 +1101,102 @@ class _RowsSheet(Worksheet):
         # Shared strings first, in the order write_string would register them: row by row. Each new string
         # gets the next index (dict.fromkeys keeps the order of first use); the table counts every use.
         table = self.str_table
-        texts = [values for _, values, _, kinds in prepared if any(issubclass(k, str) for k in kinds)]
-        used = [v for v in chain.from_iterable(zip(*texts, strict=True)) if isinstance(v, str)]
+        texts = [(values, kinds) for _, values, _, kinds in prepared if any(issubclass(k, str) for k in kinds)]
+        flat = list(chain.from_iterable(zip(*(values for values, _ in texts), strict=True)))
+        if all(kinds <= {str, NoneType} for _, kinds in texts):
+            used = list(compress(flat, map(operator.is_not, flat, repeat(None))))
+        else:
+            used = [v for v in flat if isinstance(v, str)]
         first_uses = dict.fromkeys(used)
         for value in first_uses:
             table._get_shared_string_index(value)
         table.count += len(used) - len(first_uses)
-        index = table.string_table
-        numbers = [str(first_row + i + 1) for i in range(count)]
+        self.block_index = {v: table.string_table[v] for v in first_uses}  # (the table is emptied at close)
         groups = [(first_row + i) // 16 for i in range(count)]
-        cells: list[list[str]] = []
         spans: dict[int, tuple[int, int]] = {}
-        for col, values, (text, number, _date), kinds in prepared:
-            start = f'<c r="{xl_col_to_name(col)}'
+        top, bottom, left, right = count, -1, None, None
+        for col, values, formats, kinds in prepared:
+            text, number, date = formats
             kinds.discard(NoneType)
             if not kinds:  # all blank: no cell, no style used
-                cells.append([""] * count)
                 continue
+            filled = list(compress(range(count), map(operator.is_not, values, repeat(None))))
             if kinds <= {str}:
-                k = self._style(text, values, col)
-                cells.append([f'{start}{n}" s="{{{k}}}" t="s"><v>{index[v]}</v></c>' if v is not None else ""
-                              for n, v in zip(numbers, values, strict=True)])
-            elif kinds <= {float, int} and all(map(math.isfinite, filter(None, values))):
-                k = self._style(number, values, col)
-                cells.append([f'{start}{n}" s="{{{k}}}"><v>{v:.16G}</v></c>' if v is not None else ""
-                              for n, v in zip(numbers, values, strict=True)])
+                kind = "text"
+                self._first_use(text, filled[0], col)
+            elif kinds <= {float, int}:
+                kind = "number"
+                if not all(map(math.isfinite, filter(None, values))):
+                    raise TypeError("NAN/INF not supported in write_number()")  # as XlsxWriter says
+                self._first_use(number, filled[0], col)
             else:  # a mix (a clerk's text in a number column), dates: cell by cell
-                cells.append([self._cell(start, n, v, col, i, formats) if v is not None else ""
-                              for i, (n, v) in enumerate(zip(numbers, values, strict=True))])
+                kind = "mixed"
+                for i in filled:
+                    value = values[i]
+                    if isinstance(value, str):
+                        self._first_use(text, i, col)
+                    elif isinstance(value, dt.datetime):
+                        self._first_use(date, i, col)
+                    elif math.isfinite(value):
+                        self._first_use(number, i, col)
+                    else:
+                        raise TypeError("NAN/INF not supported in write_number()")
+            self.block_columns.append((col, kind, values, formats))
+            top, bottom = min(top, filled[0]), max(bottom, filled[-1])
+            left = col if left is None else left
+            right = col
             for g in set(compress(groups, map(operator.is_not, values, repeat(None)))):
                 low, high = spans.get(g, (col, col))
                 spans[g] = (min(low, col), max(high, col))
-        self.block = ["".join(row) for row in zip(*cells, strict=True)] if cells else [""] * count
-        self.block_first, self.block_groups = first_row, spans
-        filled = [i for i, row in enumerate(self.block) if row]
-        if filled:
-            self._check_dimensions(first_row + filled[0], min(low for low, _ in spans.values()))
-            self._check_dimensions(first_row + filled[-1], max(high for _, high in spans.values()))
+        self.block_first, self.block_count, self.block_groups = first_row, count, spans
+        if left is not None and right is not None:
+            self._check_dimensions(first_row + top, left)
+            self._check_dimensions(first_row + bottom, right)
 
-    def _style(self, fmt: Format, values: list[Any], col: int, row: int | None = None) -> int:
-        """The {k} of ``fmt`` in the block's rows; its first use (row, column) orders the real indices."""
-        if row is None:
-            row = next((i for i, v in enumerate(values) if v is not None), len(values))
-        if fmt not in self.block_formats:
+    def _first_use(self, fmt: Format, row: int, col: int) -> None:
+        """Where ``fmt`` is first used in the block, row by row: XlsxWriter numbers styles in that order."""
+        if fmt not in self.block_formats or (row, col) < self.block_formats[fmt]:
             self.block_formats[fmt] = (row, col)
-        elif (row, col) < self.block_formats[fmt]:
-            self.block_formats[fmt] = (row, col)
-        return list(self.block_formats).index(fmt)
 
-    def _cell(self, start: str, n: str, value: Any, col: int, row: int,
-              formats: tuple[Format, Format, Format]) -> str:
-        text, number, date = formats
-        if isinstance(value, str):
-            return f'{start}{n}" s="{{{self._style(text, [], col, row)}}}" t="s"><v>{self.str_table.string_table[value]}</v></c>'
-        if isinstance(value, dt.datetime):
-            return f'{start}{n}" s="{{{self._style(date, [], col, row)}}}"><v>{self._convert_date_time(value):.16G}</v></c>'
-        if not math.isfinite(value):
-            raise TypeError("NAN/INF not supported in write_number()")  # as XlsxWriter says
-        return f'{start}{n}" s="{{{self._style(number, [], col, row)}}}"><v>{value:.16G}</v></c>'
+    def _block_rows(self, xf: dict[Format, int]) -> list[str]:
+        """Each row's cells as XML, built a column at a time (one comprehension per column of one kind)."""
+        first, count = self.block_first or 0, self.block_count
+        index = self.block_index
+        numbers = [str(first + i + 1) for i in range(count)]
+        cells: list[list[str]] = []
+        for col, kind, values, (text, number, date) in self.block_columns:
+            start = f'<c r="{xl_col_to_name(col)}'
+            if kind == "text":
+                head = f'" s="{xf[text]}" t="s"><v>'
+                cells.append([f"{start}{n}{head}{index[v]}</v></c>" if v is not None else ""
+                              for n, v in zip(numbers, values, strict=True)])
+            elif kind == "number":
+                head = f'" s="{xf[number]}"><v>'
+                distinct = set(values)
+                distinct.discard(None)
+                if len(distinct) * 4 < count and 0 not in distinct:  # few values (years, codes): each shown once
+                    shown = {v: f"{v:.16G}" for v in distinct}  # (not with 0: 0.0 and -0.0 are one key)
+                    cells.append([f"{start}{n}{head}{shown[v]}</v></c>" if v is not None else ""
+                                  for n, v in zip(numbers, values, strict=True)])
+                else:
+                    cells.append([f"{start}{n}{head}{v:.16G}</v></c>" if v is not None else ""
+                                  for n, v in zip(numbers, values, strict=True)])
+            else:
+                serial = self._convert_date_time
+                cells.append([
+                    "" if v is None
+                    else f'{start}{n}" s="{xf[text]}" t="s"><v>{index[v]}</v></c>' if isinstance(v, str)
+                    else f'{start}{n}" s="{xf[date]}"><v>{serial(v):.16G}</v></c>' if isinstance(v, dt.datetime)
+                    else f'{start}{n}" s="{xf[number]}"><v>{v:.16G}</v></c>'
+                    for n, v in zip(numbers, values, strict=True)])
+        return ["".join(row) for row in zip(*cells, strict=True)] if cells else [""] * count
 
     def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int,  # type: ignore[override]
                   options: dict[str, Any] | None = None) -> int:
         """A table over the block: XlsxWriter checks every cell of a table's range for overlaps with other
         tables and merges (~0.1 s over this sheet); the block has neither, so the table is added over its
         header and first row and then given its full range."""
-        if not FAST_XML or self.block_first is None or not self.block or last_row <= first_row + 1:
+        if not FAST_XML or self.block_first is None or not self.block_columns or last_row <= first_row + 1:
             return super().add_table(first_row, first_col, last_row, last_col, options)
         done = super().add_table(first_row, first_col, first_row + 1, last_col, options)
         if done == 0:
@@ -1173,7 +1209,7 @@ class _RowsSheet(Worksheet):
 
     def _calculate_spans(self) -> None:
         super()._calculate_spans()
-        if not self.block:
+        if not self.block_columns:
             return
         spans = dict(self.block_groups)
         for index, text in self.row_spans.items():
@@ -1183,7 +1219,7 @@ class _RowsSheet(Worksheet):
         self.row_spans = {index: f"{a + 1}:{b + 1}" for index, (a, b) in spans.items()}
 
     def _write_rows(self) -> None:
-        if not self.block or self.block_first is None:
+        if not self.block_columns or self.block_first is None:
             super()._write_rows()
             return
         first = self.block_first
@@ -1197,17 +1233,16 @@ class _RowsSheet(Worksheet):
         finally:
             self.dim_rowmax = top
         spans = self.row_spans
-        for fmt in sorted(self.block_formats, key=self.block_formats.__getitem__):
-            fmt._get_xf_index()  # the first use assigns a new index: in row order, as XlsxWriter would
-        xf = [fmt._get_xf_index() for fmt in self.block_formats]
+        # The first use assigns a format its index: in row order, as XlsxWriter's own cells would.
+        xf = {fmt: fmt._get_xf_index() for fmt in sorted(self.block_formats, key=self.block_formats.__getitem__)}
         write, row_tag, row_info = self.fh.write, self._write_row, self.row_info
-        for i, cells in enumerate(self.block, start=first):
+        for i, cells in enumerate(self._block_rows(xf), start=first):
             if not cells:
                 if i in row_info:
                     self._write_empty_row(i, spans.get(i // 16), row_info[i])
                 continue
             row_tag(i, spans.get(i // 16), row_info.get(i))
-            write(cells.format(*xf))
+            write(cells)
             write("</row>")
 
 

@@ -53,7 +53,7 @@ def _write(path: Path, columns: list[tuple[int, list[Any], str]], count: int, *,
     ws.write_string(0, last_col + 3, "a note beyond the table")  # row 0 spans wider than the block
     ws.set_row(5, 40)  # a row inside the block with its own height
     ws.add_columns(2, count, [(col, values, formats) for col, values, _ in columns])
-    assert bool(ws.block) == summary.FAST_XML  # the fast path really ran (or really did not)
+    assert bool(ws.block_columns) == summary.FAST_XML  # the fast path really ran (or really did not)
     if table:
         ws.add_table(1, 0, 1 + count, last_col, {"name": "t", "columns": [{"header": f"h{c}"}
                                                                            for c in range(last_col + 1)]})
