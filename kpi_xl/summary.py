@@ -889,7 +889,8 @@ def _data_cells(column: Any, key: str, texts_seen: set[str], numbers_seen: set[f
     shown = SCORING_TH if key == "scoring" else SOURCE_TH if key == "value_source" else None
     if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf" and yes_no is None and shown is None:
         out = [None if v != v else float(v) for v in values]  # NaN: blank (numpy columns: no pd.NA here)
-        numbers_seen.update(v for v in out if v is not None)
+        numbers_seen.update(out)
+        numbers_seen.discard(None)  # type: ignore[arg-type]
         return out
     if column.dtype == object:
         kinds = set(map(type, values))
@@ -1091,7 +1092,9 @@ class _RowsSheet(Worksheet):
             if len(values) != count:
                 raise ValueError(f"column {col}: {len(values)} values for {count} rows")
             kinds = set(map(type, values))
-            if kinds <= {str, NoneType}:
+            if not any(issubclass(k, str) for k in kinds):
+                long = False
+            elif kinds <= {str, NoneType}:
                 long = max(map(len, filter(None, values)), default=0) > STRING_MAX // 2
             else:
                 long = any(isinstance(v, str) and len(v) > STRING_MAX // 2 for v in values)
@@ -1124,6 +1127,9 @@ class _RowsSheet(Worksheet):
             if kinds <= {str}:
                 kind = "text"
                 self._first_use(text, filled[0], col)
+            elif all(issubclass(k, dt.datetime) for k in kinds):
+                kind = "date"
+                self._first_use(date, filled[0], col)
             elif kinds <= {float, int}:
                 kind = "number"
                 if not all(map(math.isfinite, filter(None, values))):
@@ -1181,6 +1187,11 @@ class _RowsSheet(Worksheet):
                 else:
                     cells.append([f"{start}{n}{head}{v:.16G}</v></c>" if v is not None else ""
                                   for n, v in zip(numbers, values, strict=True)])
+            elif kind == "date":  # signing dates: few distinct ones, each converted once
+                head = f'" s="{xf[date]}"><v>'
+                serial = {v: f"{self._convert_date_time(v):.16G}" for v in set(values) if v is not None}
+                cells.append([f"{start}{n}{head}{serial[v]}</v></c>" if v is not None else ""
+                              for n, v in zip(numbers, values, strict=True)])
             else:
                 serial = self._convert_date_time
                 cells.append([
