@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,25 @@ def _sst_bytes(writer: type[SharedStrings], strings: list[str]) -> str:
 def test_shared_strings_are_xlsxwriters_own() -> None:
     strings = AWKWARD[:-2] + [f"ข้อความที่ {i} ของเขต" for i in range(50)]
     assert _sst_bytes(summary._SharedStrings, strings) == _sst_bytes(SharedStrings, strings)
+    plain = [f"ข้อความที่ {i}\nบรรทัดที่สอง" for i in range(30)]  # nothing to escape: the one-write path
+    assert _sst_bytes(summary._SharedStrings, plain) == _sst_bytes(SharedStrings, plain)
+
+
+def test_shared_strings_in_any_order() -> None:
+    """Strings needing care are found in the joined text and traced back by offset: shuffle them among plain ones
+    (first, last, side by side, a space beside a line break inside a string)."""
+    rng = random.Random(16)
+    pool = AWKWARD[:-2] + ["ก \nข", "ก\n ข", "a\n\nb", "\n", " ", "_", "x", "_x", "ends_", "x starts"] + [
+        f"ข้อความ {i}" for i in range(20)]
+    for _ in range(200):
+        strings = list(dict.fromkeys(rng.sample(pool, rng.randint(1, len(pool)))))
+        assert _sst_bytes(summary._SharedStrings, strings) == _sst_bytes(SharedStrings, strings), strings
+    alphabet = ["a", "ก", "ั", " ", "\n", "\t", "\r", "_", "x", "0", "F", "&", "<", ">", "\x01", "\ufffe", "\u2028",
+                "\u00a0", "<r>", "</r>", "_x0041_"]
+    for _ in range(1000):  # short strings of awkward characters
+        strings = list(dict.fromkeys("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                                     for _ in range(rng.randint(1, 12))))
+        assert _sst_bytes(summary._SharedStrings, strings) == _sst_bytes(SharedStrings, strings), strings
 
 
 def _write(path: Path, columns: list[tuple[int, list[Any], str]], count: int, *, table: bool) -> dict[str, bytes]:
