@@ -66,7 +66,19 @@ def _write(path: Path, columns: list[tuple[int, list[Any], str]], count: int, *,
     formats = (wb.add_format({"bold": True}), wb.add_format({"num_format": "0.00"}),
                wb.add_format({"num_format": "d mmm yyyy"}))
     ws = wb.add_worksheet("data", worksheet_class=summary._RowsSheet)
-    wb.add_worksheet("other").write_string(0, 0, "after the data sheet")
+    other = wb.add_worksheet("other", worksheet_class=summary._Worksheet)  # the small sheets' cells
+    other.write_string(0, 0, "after the data sheet", formats[0])
+    other.write_string(0, 1, "no format")
+    other.write_number(1, 0, -0.0, formats[1])
+    other.write_number(1, 1, 1e-300, formats[1])
+    other.write_datetime(1, 2, dt.datetime(2021, 1, 25, 9, 0), formats[2])
+    other.write_blank(2, 0, None, formats[0])
+    other.write_blank(2, 1, None)  # no format: no cell at all
+    other.write_boolean(3, 0, True, formats[0])
+    other.write_formula(3, 1, "=A2+1", formats[1])
+    other.write_comment(3, 2, "a note")
+    other.set_row(4, None, formats[0])  # a row format: the cell below takes it
+    other.write_number(4, 0, 7)
     last_col = max(col for col, _, _ in columns)
     for col in range(last_col + 1):
         ws.write_string(0, col, f"key {col}")
