@@ -91,6 +91,8 @@ PAGE_ROWS = 24
 def text_width(value: Any) -> float:
     if isinstance(value, str):
         return _text_width(value)
+    if value.__class__ is float:  # shown as 1,234.50: plain ASCII, as wide as it is long (as _text_width says)
+        return float(len(f"{value:,.2f}"))
     return _text_width(_shown(value)) if value is not None else 0.0
 
 
@@ -159,6 +161,11 @@ class _Sheet:
         """Numbers as numbers, dates as dates, text as text (never a formula), blanks as blanks."""
         ws = self.ws
         fmt = fmt or self.book.fmt["cell"]
+        if value.__class__ is float and value == value:  # the commonest cell first (NaN: a blank, below)
+            ws.write_number(row, col, value, fmt)
+            if measure:
+                self.note(col, value)
+            return
         if _missing(value):
             ws.write_blank(row, col, None, fmt)
             return
@@ -983,7 +990,9 @@ def _manifest(book: _Book) -> None:
     s.finish()
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
+    """kpi-xl's installed version (read once: importlib.metadata scans sys.path, ~0.5 ms a call)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
