@@ -905,12 +905,19 @@ def _data_cells(column: Any, key: str, texts_seen: set[str], numbers_seen: set[f
         numbers_seen.update(out)
         numbers_seen.discard(None)  # type: ignore[arg-type]
         return out
+    if yes_no is not None and column.dtype == np.dtype(bool):  # yes/no: a numpy bool column has no blanks
+        out = [yes_no[0] if v else yes_no[1] for v in values]
+        if not long_text:
+            texts_seen.update(out[:1] if len(set(values)) < 2 else yes_no)  # the words shown
+        return out
     if column.dtype == object:
         kinds = set(map(type, values))
         if any(issubclass(k, np.generic) for k in kinds):
             values = [_native(v) if isinstance(v, np.generic) else v for v in values]
             kinds = set(map(type, values))
-        if yes_no is None and shown is None and kinds <= {str, NoneType}:  # text and blanks
+        if yes_no is None and kinds <= {str, NoneType}:  # text and blanks (shown in Thai where mapped)
+            if shown is not None:
+                values = [shown.get(v, v) if v is not None else None for v in values]
             if not long_text:
                 texts_seen.update(filter(None, values))  # "" is as wide as nothing
             return values
