@@ -738,6 +738,21 @@ def test_same_inputs_give_the_same_summary(scenario: Scenario, tmp_path: Path) -
     assert differ == ["xl/worksheets/sheet7.xml"]  # the manifest sheet: only the run's time
 
 
+def test_the_data_sheet_is_byte_for_byte_what_xlsxwriter_writes(scenario: Scenario, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The long data sheet and the shared strings are written by kpi_xl (speed); XlsxWriter's own path must give
+    the same file."""
+    from kpi_xl import summary
+
+    summary.write_summary(scenario.result, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(summary, "FAST_XML", False)
+    summary.write_summary(scenario.result, tmp_path / "plain.xlsx")
+    fast, plain = _parts(tmp_path / "fast.xlsx"), _parts(tmp_path / "plain.xlsx")
+    assert list(fast) == list(plain)
+    assert [n for n in fast if fast[n] != plain[n]] == []
+    assert b"<c r=\"A3\"" in fast["xl/worksheets/sheet6.xml"]  # the data rows are there at all
+
+
 def test_a_run_that_dies_leaves_the_previous_summary(scenario: Scenario, tmp_path: Path) -> None:
     out = tmp_path / "summary.xlsx"
     shutil.copyfile(scenario.out, out)
