@@ -18,7 +18,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import reference, thai
@@ -236,6 +235,8 @@ class Catalog(BaseModel):
         return next(i for i in self.indicators if i.code == code)
 
     def to_yaml(self) -> str:
+        import yaml  # not at module level: the Excel button imports this module but never writes YAML
+
         data = self.model_dump(mode="json", exclude_defaults=False)
         return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
@@ -514,6 +515,8 @@ def _default_districts() -> list[DistrictRef]:
 
 
 def from_yaml(path: str | Path) -> Catalog:
+    import yaml  # here, not at module level: the Excel button's press imports this module, never YAML
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -720,6 +723,8 @@ def _indicator_row(ind: Indicator) -> dict[str, Any]:
 
 
 def to_yaml(catalog: Catalog, path: str | Path) -> Path:
+    import yaml
+
     from .files import atomic_write_text
 
     data = catalog.model_dump(mode="json")

@@ -523,6 +523,18 @@ def test_import_is_light() -> None:
     assert out == ""
 
 
+def test_press_does_not_parse_yaml() -> None:
+    """A press loads the form spec from its JSON twin and the districts from CSV: PyYAML (~10 ms to
+    import in a fresh interpreter) stays off the button's path."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kpi_xl.excel, kpi_xl.validate, kpi_xl.marks, kpi_xl.reference as r; "
+            "kpi_xl.form.load_spec(); r.districts(); print('yaml' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
 def test_helpers_for_desktop_excel_values() -> None:
     """The conversions used on desktop Excel's answers (COM gives colours as RGB tuples)."""
     assert excel._hex((255, 199, 206)) == "#FFC7CE"
