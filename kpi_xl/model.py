@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .limits import MAX_CATALOG_PARTS
 from .problems import Location, Problem, Report
@@ -191,8 +191,12 @@ def catalog_to_json(catalog: Any) -> str:
     return json.dumps(catalog.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+# The two history models are built on first use (defer_build): a press of the Excel button reads a
+# district's past only from a workbook built with --history, and need not pay for their schemas.
 class PastResult(BaseModel):
     """One indicator's stored result for a district in an earlier period (head office's history)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     fiscal_year: int
     quarter: int
@@ -208,6 +212,8 @@ class DistrictPast(BaseModel):
     from it is new (ตัวชี้วัดใหม่), while one known but absent from ``last_year`` had no result here.
     ``own`` is indicator code → quarter → the district's values scored in that quarter of earlier years.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     fiscal_year: int
     district_code: int
