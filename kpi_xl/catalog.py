@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import reference, thai
+from .defaults import new_list
 from .problems import KpiError, Location, Problem, problem
 
 
@@ -142,8 +143,8 @@ class Indicator(BaseModel):
     target: float = Field(title="เป้าหมาย")
     direction: Direction = Field(Direction.HIGHER, title="ทิศทาง")
     scoring: Scoring = Field(title="วิธีให้คะแนน")
-    levels: list[str] = Field(default_factory=list, title="ระดับ 1–5 (ขั้นความสำเร็จ)")
-    thresholds: list[float] = Field(default_factory=list, title="เกณฑ์ t1–t5")
+    levels: list[str] = Field(default_factory=new_list, title="ระดับ 1–5 (ขั้นความสำเร็จ)")
+    thresholds: list[float] = Field(default_factory=new_list, title="เกณฑ์ t1–t5")
     aggregation: Aggregation = Field(Aggregation.LAST, title="การรวมผลรายไตรมาส")
     cumulative: bool = Field(False, title="ค่าสะสม")
     value_kind: ValueKind = Field(ValueKind.NUMBER, title="ชนิดค่า")

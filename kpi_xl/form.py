@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from .defaults import new_list
+
 FieldType = Literal["fixed", "text", "number", "quarter", "date", "computed"]
 RequiredKind = Literal["quarterly", "year_end", "signature"]
 COLUMNS = "ABCDEFG"
@@ -54,7 +56,7 @@ class RowSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
     label: str | None = None
     style: str = "field"
-    cells: list[CellSpec] = Field(default_factory=list)
+    cells: list[CellSpec] = Field(default_factory=new_list)
 
 
 class FieldSpec(BaseModel):
@@ -117,7 +119,7 @@ class FormSpec(BaseModel):
     title: str
     columns: dict[str, float]
     print_area_last_col: str
-    hidden_columns: list[str] = Field(default_factory=list)
+    hidden_columns: list[str] = Field(default_factory=new_list)
     helper_column: str = "I"
     rows: list[RowSpec]
     fields: dict[str, FieldSpec]

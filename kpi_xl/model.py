@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .defaults import new_list
 from .limits import MAX_CATALOG_PARTS
 from .problems import Location, Problem, Report
 
@@ -50,12 +51,12 @@ class RawWorkbook(BaseModel):
     """A workbook's contract cells, fetched by any means."""
 
     file: str
-    sheet_names: list[str] = Field(default_factory=list)
+    sheet_names: list[str] = Field(default_factory=new_list)
     meta: dict[str, Cell] = Field(default_factory=dict, description="metadata key → cell (key order kept)")
     workbook_cells: dict[str, Cell] = Field(default_factory=dict, description="workbook-scoped names")
     sheets: dict[str, dict[str, Cell]] = Field(default_factory=dict, description="indicator sheet → name → cell")
     modified: dt.datetime | None = Field(None, description="last saved (docProps/core.xml), for duplicates")
-    problems: list[Problem] = Field(default_factory=list,
+    problems: list[Problem] = Field(default_factory=new_list,
                                     description="found while reading: contract names pointing elsewhere")
 
 
@@ -218,7 +219,7 @@ class DistrictPast(BaseModel):
     fiscal_year: int
     district_code: int
     last_year: dict[str, PastResult] = Field(default_factory=dict)
-    known: list[str] = Field(default_factory=list)
+    known: list[str] = Field(default_factory=new_list)
     own: dict[str, dict[int, list[float]]] = Field(default_factory=dict)
 
 
@@ -241,7 +242,7 @@ class IndicatorResult(BaseModel):
     target_met: bool | None = None
     explanation_th: str = ""
     explanation_en: str = ""
-    flagged_cells: list[str] = Field(default_factory=list)
+    flagged_cells: list[str] = Field(default_factory=new_list)
     """A1 cells with an error that the score rests on (inputs it was computed from): head office's
     summary flags the score, and the catalog's ``error_scores`` rule decides what it counts for."""
     value_source: str | None = None
@@ -273,7 +274,7 @@ class SignoffState(BaseModel):
     quarter: int | None = None
     signer: str = ""
     time: str = ""
-    changed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=new_list)
 
 
 class DistrictReport(BaseModel):
@@ -290,7 +291,7 @@ class DistrictReport(BaseModel):
     declared_quarter: int | None = Field(None, description="the quarter chosen on the cover, even when the run "
                                          "was told another (head office compares the two)")
     modified: dt.datetime | None = None
-    indicators: list[IndicatorResult] = Field(default_factory=list)
+    indicators: list[IndicatorResult] = Field(default_factory=new_list)
     district_score: float | None = None
     problems: Report = Field(default_factory=Report)
     signoff: SignoffState | None = None
