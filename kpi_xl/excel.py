@@ -97,6 +97,21 @@ def clear_marks(book: Any = None) -> None:
 
 
 def _run(what: str, action: Any, book: Any) -> None:
+    """One press, start to message box, with the cyclic garbage collector paused: a press leaves
+    next to no garbage in cycles (a full collection after one finds ~120 objects), yet importing
+    the engine (pydantic builds its models' schemas) and reading ~700 cells set off ~100
+    collections of the young generations, ~10 ms. The previous state comes back afterwards, for a
+    process (tests, a console) that goes on after the press."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _press(what, action, book)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _press(what: str, action: Any, book: Any) -> None:
     started = time.perf_counter()
     try:
         if book is None:

@@ -496,6 +496,32 @@ def test_a_crash_is_logged_and_shown_in_thai(wrong: Path, _logs: Path, capsys: p
     assert "ตรวจสอบข้อมูลไม่สำเร็จ" in shown and str(logs[0]) in shown and "Traceback" not in shown
 
 
+def test_a_press_pauses_the_collector_and_gives_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off during a press (speed) and in its previous state after it (a process
+    that goes on, like this one, keeps collecting), also when the press fails."""
+    import gc
+
+    during: list[bool] = []
+
+    def action(book: object) -> tuple[str, str]:
+        during.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    book = xw.Book(json={"client": "Office.js", "version": xw.__version__,
+                         "book": {"name": "x.xlsx", "active_sheet_index": 0, "selection": "A1"},
+                         "names": [], "sheets": [{"name": "Sheet1", "values": [[1]], "notes": [],
+                                                  "pictures": [], "tables": [], "visibility": "Visible"}]})
+    assert gc.isenabled()
+    excel._run("validate", action, book)
+    assert during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        excel._run("validate", action, book)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_no_excel_at_all_is_logged_not_raised(_logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     excel.clear_marks()  # Book.caller() has no Excel to call on Linux
     assert "clear_marks FAILED" in next(_logs.glob("*.log")).read_text(encoding="utf-8")
