@@ -19,7 +19,9 @@ Measured in this run, each the median of ``runs`` fresh processes:
 - the ยืนยันส่งรายงาน press (``KpiSubmit``): the same plus the sign-off decision;
 - the full press: start + ``import xlwings.utils`` + ``import kpi_xl.excel`` + load the payload +
   read + validate + plan + write the marks (to the remote book), with and without pandas (the
-  district install, ``pip install kpi-xl[windows]``, has no pandas; head office's ``[hq]`` has).
+  district install, ``pip install kpi-xl[windows]``, has no pandas; head office's ``[hq]`` has);
+- the same press through its real entry point, ``kpi_xl.excel.validate(book)`` (no pandas): the
+  version check, the log line and the message box too, and what the entry point does for speed.
 
 Then one press broken down in-process, and ``-X importtime``'s heaviest imports of a press.
 Goal (issue 5): ≤ 0.3 s of Python-side time beyond the bare interpreter's start; issue 16: the press
@@ -169,6 +171,17 @@ book = xw.Book(json=json.load(open({payload!r}, encoding="utf-8")))
 excel.run_submit(book)
 """
 
+# The ตรวจสอบข้อมูล press through its real entry point, kpi_xl.excel.validate(): what PRESS does step by
+# step, plus what only the entry point does (the version check, the collector paused for the press,
+# the log line, the message box as a remote action), the engine imported lazily inside it as in Excel.
+VALIDATE = """
+import xlwings.utils
+import json, xlwings as xw
+import kpi_xl.excel as excel
+book = xw.Book(json=json.load(open({payload!r}, encoding="utf-8")))
+excel.validate(book)
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -182,7 +195,8 @@ def main() -> None:
     args = parser.parse_args()
 
     filled, payload = prepare(args.indicators, args.rebuild)
-    env = {**os.environ, "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial")}
+    env = {**os.environ, "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial"),
+           "KPI_XL_LOG_DIR": str(WORK / "logs")}  # validate() logs each press: not into the user's own log
     py = sys.executable
     press = PRESS.format(payload=str(payload))
     print(f"workbook: {filled.name}, {args.indicators} indicator sheets; payload {payload.stat().st_size / 1e6:.2f} MB")
@@ -200,6 +214,7 @@ def main() -> None:
         "full press (pandas installed)": [py, "-c", press],
         "full press (no pandas/numpy)": [py, "-c", BLOCK + press],
         "full submit press (no pandas/numpy)": [py, "-c", BLOCK + SUBMIT.format(payload=str(payload))],
+        "validate() entry point (no pandas/numpy)": [py, "-c", BLOCK + VALIDATE.format(payload=str(payload))],
     }
     results: dict[str, dict[str, tuple[float, float]]] = {}
     note = bytecode_note()
@@ -225,6 +240,10 @@ def main() -> None:
             rows.append((condition, flavour, press_m, press_b, base_m, ratio))
             print(f"  press ÷ import xlwings, {flavour}: {ratio:.2f}× (min {press_b / base_b:.2f}×) — "
                   f"{verdict(ratio, 2.0)}; press − import xlwings {press_m - base_m:.3f}s")
+        entry_m, entry_b = measured["validate() entry point (no pandas/numpy)"]
+        base_m, base_b = measured["import xlwings (no pandas/numpy)"]
+        print(f"  validate() entry point ÷ import xlwings, no pandas/numpy: {entry_m / base_m:.2f}× "
+              f"(min {entry_b / base_b:.2f}×) — {verdict(entry_m / base_m, 2.0)}")
         print()
     if note:
         print(note)
