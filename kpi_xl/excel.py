@@ -339,10 +339,8 @@ def _used_grid(sheet: Any) -> list[list[Any]]:
     return _grid(sheet, last.row, last.column)
 
 
-def _at(grid: list[list[Any]], a1: str) -> Any:
-    from .names import cell_rc  # pydantic comes with it: not at import time
-
-    row, col = cell_rc(a1)
+def _at(grid: list[list[Any]], row: int, col: int) -> Any:
+    """The cell at 1-based (row, col) of a grid read from A1, as calamine would give it."""
     if row > len(grid) or col > len(grid[row - 1]):
         return None
     return _normal(grid[row - 1][col - 1])
@@ -364,8 +362,8 @@ def read_book(book: Any) -> RawWorkbook:
     used, misdirected = contract_names(tuple(names), indicator_sheets, set(sheet_names), _book_name(book))
 
     extent: dict[str, tuple[int, int]] = {}
-    for n in used:
-        row, col = cell_rc(n.cell)
+    positions = [cell_rc(n.cell) for n in used]  # once per name: ~700 of them
+    for n, (row, col) in zip(used, positions, strict=True):
         r0, c0 = extent.get(n.sheet, (0, 0))
         extent[n.sheet] = (max(r0, row), max(c0, col))
     grids: dict[str, list[list[Any]]] = {}
@@ -377,8 +375,8 @@ def read_book(book: Any) -> RawWorkbook:
 
     workbook_cells: dict[str, Cell] = {}
     sheets: dict[str, dict[str, Cell]] = {s: {} for s in sheet_names if s in indicator_sheets}
-    for n in used:
-        cell = Cell(name=n.name, sheet=n.sheet, cell=n.cell, raw=_at(grids[n.sheet], n.cell))
+    for n, (row, col) in zip(used, positions, strict=True):
+        cell = Cell(name=n.name, sheet=n.sheet, cell=n.cell, raw=_at(grids[n.sheet], row, col))
         if n.scope is None:
             workbook_cells[n.name] = cell
         else:
