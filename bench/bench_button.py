@@ -242,6 +242,7 @@ def main() -> None:
                   f"{verdict(ratio, 2.0)}; press − import xlwings {press_m - base_m:.3f}s")
         entry_m, entry_b = measured["validate() entry point (no pandas/numpy)"]
         base_m, base_b = measured["import xlwings (no pandas/numpy)"]
+        rows.append((condition, "no pandas/numpy, through validate()", entry_m, entry_b, base_m, entry_m / base_m))
         print(f"  validate() entry point ÷ import xlwings, no pandas/numpy: {entry_m / base_m:.2f}× "
               f"(min {entry_b / base_b:.2f}×) — {verdict(entry_m / base_m, 2.0)}")
         print()
