@@ -18,10 +18,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import reference, thai
+from .defaults import new_list
 from .problems import KpiError, Location, Problem, problem
 
 
@@ -143,8 +143,8 @@ class Indicator(BaseModel):
     target: float = Field(title="เป้าหมาย")
     direction: Direction = Field(Direction.HIGHER, title="ทิศทาง")
     scoring: Scoring = Field(title="วิธีให้คะแนน")
-    levels: list[str] = Field(default_factory=list, title="ระดับ 1–5 (ขั้นความสำเร็จ)")
-    thresholds: list[float] = Field(default_factory=list, title="เกณฑ์ t1–t5")
+    levels: list[str] = Field(default_factory=new_list, title="ระดับ 1–5 (ขั้นความสำเร็จ)")
+    thresholds: list[float] = Field(default_factory=new_list, title="เกณฑ์ t1–t5")
     aggregation: Aggregation = Field(Aggregation.LAST, title="การรวมผลรายไตรมาส")
     cumulative: bool = Field(False, title="ค่าสะสม")
     value_kind: ValueKind = Field(ValueKind.NUMBER, title="ชนิดค่า")
@@ -236,6 +236,8 @@ class Catalog(BaseModel):
         return next(i for i in self.indicators if i.code == code)
 
     def to_yaml(self) -> str:
+        import yaml  # not at module level: the Excel button imports this module but never writes YAML
+
         data = self.model_dump(mode="json", exclude_defaults=False)
         return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
@@ -514,6 +516,8 @@ def _default_districts() -> list[DistrictRef]:
 
 
 def from_yaml(path: str | Path) -> Catalog:
+    import yaml  # here, not at module level: the Excel button's press imports this module, never YAML
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -720,6 +724,8 @@ def _indicator_row(ind: Indicator) -> dict[str, Any]:
 
 
 def to_yaml(catalog: Catalog, path: str | Path) -> Path:
+    import yaml
+
     from .files import atomic_write_text
 
     data = catalog.model_dump(mode="json")

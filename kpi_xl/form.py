@@ -3,16 +3,26 @@
 Writer, reader, validator, Excel button and docs all ask this module where a cell is and what it
 holds, so a change to the form is one edit in the YAML. A cell's address is derived from its row's
 place in the spec; nothing else in the code knows an address.
+
+The Excel button loads the spec on every press, in a fresh interpreter: importing PyYAML and
+parsing 18 kB of YAML cost it ~15 ms. So the YAML's data also ships as ``form_spec.json``, stamped
+with the SHA-256 of the YAML text it was made from (``python -m kpi_xl.form`` writes it; a test
+keeps the committed file current). :func:`load_spec` uses the JSON only when that stamp matches the
+YAML beside it, so an edited YAML is never shadowed by a stale JSON: it is parsed instead, as before.
+Either way the data goes through the same :class:`FormSpec` validation.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import cache
-from importlib import resources
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from .defaults import new_list
 
 FieldType = Literal["fixed", "text", "number", "quarter", "date", "computed"]
 RequiredKind = Literal["quarterly", "year_end", "signature"]
@@ -46,7 +56,7 @@ class RowSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
     label: str | None = None
     style: str = "field"
-    cells: list[CellSpec] = Field(default_factory=list)
+    cells: list[CellSpec] = Field(default_factory=new_list)
 
 
 class FieldSpec(BaseModel):
@@ -109,7 +119,7 @@ class FormSpec(BaseModel):
     title: str
     columns: dict[str, float]
     print_area_last_col: str
-    hidden_columns: list[str] = Field(default_factory=list)
+    hidden_columns: list[str] = Field(default_factory=new_list)
     helper_column: str = "I"
     rows: list[RowSpec]
     fields: dict[str, FieldSpec]
@@ -208,9 +218,70 @@ class FormSpec(BaseModel):
         return self.sheets["meta"]
 
 
+SPEC_FILE = "form_spec.yaml"
+COMPILED_FILE = "form_spec.json"
+"""The YAML's data as JSON, with ``yaml_sha256`` (the YAML text's digest) and ``spec`` (the data)."""
+
+
+def _templates() -> Path:
+    """The folder of the shipped spec files (``kpi_xl.workbook_templates``), found from the package's
+    own ``__file__``: cheaper on the button's path than ``importlib.resources``, whose import (and,
+    for an editable install, the finder's resource reader) costs a few ms per press."""
+    from . import workbook_templates
+
+    if workbook_templates.__file__ is not None:
+        return Path(workbook_templates.__file__).parent
+    from importlib import resources  # pragma: no cover - a zipped or namespace install
+
+    return Path(str(resources.files("kpi_xl.workbook_templates")))  # pragma: no cover
+
+
+def _yaml_data(text: str) -> Any:
+    import yaml  # only when the JSON twin is missing or stale: not on the button's usual path
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~30 ms less than pure Python
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def spec_data(folder: Path | None = None) -> Any:
+    """The YAML spec's data: from ``form_spec.json`` when it was made from this very YAML text,
+    else parsed from the YAML (a missing, unreadable or stale JSON only costs time)."""
+    folder = folder or _templates()
+    text = (folder / SPEC_FILE).read_text(encoding="utf-8")
+    try:
+        compiled = json.loads((folder / COMPILED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        compiled = None
+    if isinstance(compiled, dict) and compiled.get("yaml_sha256") == _digest(text) and "spec" in compiled:
+        return compiled["spec"]
+    return _yaml_data(text)
+
+
+def compiled_spec_text(folder: Path | None = None) -> str:
+    """What ``form_spec.json`` must hold for the YAML in ``folder`` (the shipped one by default)."""
+    folder = folder or _templates()
+    text = (folder / SPEC_FILE).read_text(encoding="utf-8")
+    data = {"yaml_sha256": _digest(text), "spec": _yaml_data(text)}
+    # allow_nan=False and no default=: a YAML value JSON cannot carry (a date) fails here, loudly.
+    return json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+
+
+def write_compiled_spec(folder: Path | None = None) -> Path:
+    """Write ``form_spec.json`` beside the YAML (after every edit of the YAML)."""
+    folder = folder or _templates()
+    path = folder / COMPILED_FILE
+    path.write_text(compiled_spec_text(folder), encoding="utf-8")
+    return path
+
+
 @cache
 def load_spec() -> FormSpec:
-    text = resources.files("kpi_xl.workbook_templates").joinpath("form_spec.yaml").read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~30 ms less on the button's path
-    return FormSpec.model_validate(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader
+    return FormSpec.model_validate(spec_data())
 
+
+if __name__ == "__main__":  # python -m kpi_xl.form: refresh form_spec.json after editing the YAML
+    print(write_compiled_spec())

@@ -14,8 +14,9 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from .defaults import new_list
 from .limits import MAX_CATALOG_PARTS
 from .problems import Location, Problem, Report
 
@@ -50,12 +51,12 @@ class RawWorkbook(BaseModel):
     """A workbook's contract cells, fetched by any means."""
 
     file: str
-    sheet_names: list[str] = Field(default_factory=list)
+    sheet_names: list[str] = Field(default_factory=new_list)
     meta: dict[str, Cell] = Field(default_factory=dict, description="metadata key → cell (key order kept)")
     workbook_cells: dict[str, Cell] = Field(default_factory=dict, description="workbook-scoped names")
     sheets: dict[str, dict[str, Cell]] = Field(default_factory=dict, description="indicator sheet → name → cell")
     modified: dt.datetime | None = Field(None, description="last saved (docProps/core.xml), for duplicates")
-    problems: list[Problem] = Field(default_factory=list,
+    problems: list[Problem] = Field(default_factory=new_list,
                                     description="found while reading: contract names pointing elsewhere")
 
 
@@ -191,8 +192,12 @@ def catalog_to_json(catalog: Any) -> str:
     return json.dumps(catalog.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+# The two history models are built on first use (defer_build): a press of the Excel button reads a
+# district's past only from a workbook built with --history, and need not pay for their schemas.
 class PastResult(BaseModel):
     """One indicator's stored result for a district in an earlier period (head office's history)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     fiscal_year: int
     quarter: int
@@ -209,10 +214,12 @@ class DistrictPast(BaseModel):
     ``own`` is indicator code → quarter → the district's values scored in that quarter of earlier years.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     fiscal_year: int
     district_code: int
     last_year: dict[str, PastResult] = Field(default_factory=dict)
-    known: list[str] = Field(default_factory=list)
+    known: list[str] = Field(default_factory=new_list)
     own: dict[str, dict[int, list[float]]] = Field(default_factory=dict)
 
 
@@ -235,7 +242,7 @@ class IndicatorResult(BaseModel):
     target_met: bool | None = None
     explanation_th: str = ""
     explanation_en: str = ""
-    flagged_cells: list[str] = Field(default_factory=list)
+    flagged_cells: list[str] = Field(default_factory=new_list)
     """A1 cells with an error that the score rests on (inputs it was computed from): head office's
     summary flags the score, and the catalog's ``error_scores`` rule decides what it counts for."""
     value_source: str | None = None
@@ -267,7 +274,7 @@ class SignoffState(BaseModel):
     quarter: int | None = None
     signer: str = ""
     time: str = ""
-    changed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=new_list)
 
 
 class DistrictReport(BaseModel):
@@ -284,7 +291,7 @@ class DistrictReport(BaseModel):
     declared_quarter: int | None = Field(None, description="the quarter chosen on the cover, even when the run "
                                          "was told another (head office compares the two)")
     modified: dt.datetime | None = None
-    indicators: list[IndicatorResult] = Field(default_factory=list)
+    indicators: list[IndicatorResult] = Field(default_factory=new_list)
     district_score: float | None = None
     problems: Report = Field(default_factory=Report)
     signoff: SignoffState | None = None

@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .defaults import new_list
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -527,7 +529,7 @@ def _show(value: Any) -> Any:
 class Report(BaseModel):
     """Every problem found in one run, over any number of files; merges like frictionless'."""
 
-    problems: list[Problem] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=new_list)
 
     @property
     def errors(self) -> list[Problem]:

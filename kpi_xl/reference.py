@@ -10,9 +10,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-
-import yaml
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,9 @@ class Dimension:
 
 
 def _data(name: str) -> str:
-    return resources.files("kpi_xl").joinpath("data", name).read_text(encoding="utf-8")
+    """A shipped data file, found beside this module (``importlib.resources`` would add its import,
+    a few ms, to every press of the Excel button, which reads the district list)."""
+    return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
 
 
 @cache
@@ -52,6 +52,8 @@ def districts() -> dict[int, District]:
 
 @cache
 def _plans() -> list[dict]:
+    import yaml  # only for the plan's dimensions (building, catalogs): not on the Excel button's path
+
     return yaml.safe_load(_data("dimensions.yaml"))["plans"]
 
 

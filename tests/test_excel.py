@@ -496,6 +496,32 @@ def test_a_crash_is_logged_and_shown_in_thai(wrong: Path, _logs: Path, capsys: p
     assert "ตรวจสอบข้อมูลไม่สำเร็จ" in shown and str(logs[0]) in shown and "Traceback" not in shown
 
 
+def test_a_press_pauses_the_collector_and_gives_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off during a press (speed) and in its previous state after it (a process
+    that goes on, like this one, keeps collecting), also when the press fails."""
+    import gc
+
+    during: list[bool] = []
+
+    def action(book: object) -> tuple[str, str]:
+        during.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    book = xw.Book(json={"client": "Office.js", "version": xw.__version__,
+                         "book": {"name": "x.xlsx", "active_sheet_index": 0, "selection": "A1"},
+                         "names": [], "sheets": [{"name": "Sheet1", "values": [[1]], "notes": [],
+                                                  "pictures": [], "tables": [], "visibility": "Visible"}]})
+    assert gc.isenabled()
+    excel._run("validate", action, book)
+    assert during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        excel._run("validate", action, book)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_no_excel_at_all_is_logged_not_raised(_logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     excel.clear_marks()  # Book.caller() has no Excel to call on Linux
     assert "clear_marks FAILED" in next(_logs.glob("*.log")).read_text(encoding="utf-8")
@@ -521,6 +547,18 @@ def test_import_is_light() -> None:
             "'pydantic', 'numpy') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_press_does_not_parse_yaml() -> None:
+    """A press loads the form spec from its JSON twin and the districts from CSV: PyYAML (~10 ms to
+    import in a fresh interpreter) stays off the button's path."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kpi_xl.excel, kpi_xl.validate, kpi_xl.marks, kpi_xl.reference as r; "
+            "kpi_xl.form.load_spec(); r.districts(); print('yaml' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
 
 
 def test_helpers_for_desktop_excel_values() -> None:
