@@ -53,9 +53,8 @@ from .sheetcells import (
     SharedStrings,
     cell_values,
     check_crc,
-    column_values,
     date_styles,
-    plain_sheet,
+    meta_values,
 )
 
 __all__ = ["ReadError", "read_workbook", "parse_reference"]
@@ -474,18 +473,11 @@ def _read_package(data: bytes, file: str, meta_sheet: str) -> RawWorkbook:
         parts = _sheet_parts(zf, members, workbook_part, sheet_rids)
         # Every part calamine will inflate is inflated here first, bounded: its declared size may lie.
         xml: dict[str, bytes] = {}
-        plain: set[str] = set()
         for sheet in needed:
             if sheet in parts:
-                body = xml[sheet] = _member(zf, data, parts[sheet], file)
-                if plain_sheet(body):  # no "<!" at all, so no DTD either: one scan serves both
-                    plain.add(sheet)
-                else:
-                    _no_dtd(body, parts[sheet], file)
+                xml[sheet] = _no_dtd(_member(zf, data, parts[sheet], file), parts[sheet], file)
         extra = {part: _no_dtd(_member(zf, data, part, file), part, file) for part in _calamine_parts(members)}
         try:
-            if len(plain) < len(xml):
-                raise Fallback("sheet")
             values, meta_lines = _fast_values(zf, workbook_part, workbook_xml, parts, xml, extra, used, meta_sheet)
         except Fallback:
             values, meta_lines = _calamine_values(zf, data, file, parts, needed, xml, used, meta_sheet, sheet_names)
@@ -531,7 +523,7 @@ def _fast_values(zf: zipfile.ZipFile, workbook_part: str, workbook_xml: str, par
                  xml: dict[str, bytes], extra: dict[str, bytes], used: list[_Name],
                  meta_sheet: str) -> tuple[list[Any], list[MetaLine]]:
     """Every used name's value and the metadata rows, parsed once from the sheet XML already
-    inflated, every sheet plain (see :mod:`kpi_xl.sheetcells`); raises :class:`Fallback` for what only calamine
+    inflated (see :mod:`kpi_xl.sheetcells`); raises :class:`Fallback` for what only calamine
     reads the way it always did."""
     if workbook_part != "xl/workbook.xml" or "date1904" in workbook_xml or \
             not workbook_xml.rstrip().endswith("workbook>"):
@@ -552,7 +544,7 @@ def _fast_values(zf: zipfile.ZipFile, workbook_part: str, workbook_xml: str, par
     values = [found[n.sheet].get(n.cell) for n in used]
     meta_lines: list[MetaLine] = []
     if meta_sheet in xml:
-        rows = column_values(xml[meta_sheet], ("A", "B"), limits.MAX_META_ROWS, strings, styles)
+        rows = meta_values(xml[meta_sheet], limits.MAX_META_ROWS, strings, styles)
         for row in sorted(rows):
             key = _meta_key(rows[row].get("A"))
             if key is not None:
@@ -651,8 +643,10 @@ def _check_meta_counts(meta: dict[str, CellData], file: str, meta_sheet: str) ->
 
 def _no_dtd(xml: bytes, part: str, file: str) -> bytes:
     """Excel never writes a DTD; one in a part is at best useless, at worst an entity bomb or an
-    external entity (XXE) for whichever XML parser reads the part next (annotate's openpyxl)."""
-    if b"<!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml):  # one scan for the usual part
+    external entity (XXE) for whichever XML parser reads the part next (annotate's openpyxl).
+    The usual part has no ``!`` at all, which one ``memchr`` tells; a search for ``<!`` took as
+    long as finding the named cells."""
+    if b"!" in xml and b"<!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml):
         raise ReadError(problem("KPI-E116", Location(file=file), part=part))
     return xml
 
