@@ -186,13 +186,21 @@ def _sheet_parts(zf: zipfile.ZipFile, members: set[str], workbook_part: str,
     rels_part = str(base / "_rels" / (PurePosixPath(workbook_part).name + ".rels"))
     if rels_part not in members:
         return {}
+    targets = _cached(_targets, zf.read(rels_part).decode("utf-8"), str(base))
+    return {name: targets[rid] for name, rid in sheets if targets.get(rid) in members}
+
+
+@lru_cache(maxsize=64)
+def _targets(rels: str, base: str) -> dict[str, str]:
+    """Relationship id → target part. Cached on the relationships' text, which the workbooks of
+    one catalog share (0.2 ms a workbook parsed afresh); callers only read the dict."""
     targets: dict[str, str] = {}
-    for rel in _RELATIONSHIP.findall(zf.read(rels_part).decode("utf-8")):
+    for rel in _RELATIONSHIP.findall(rels):
         attrs = _attrs(rel)
         target = attrs.get("Target", "")
-        path = target.lstrip("/") if target.startswith("/") else _normalise(str(base / target))
+        path = target.lstrip("/") if target.startswith("/") else _normalise(f"{base}/{target}")
         targets[attrs.get("Id", "")] = path
-    return {name: targets[rid] for name, rid in sheets if targets.get(rid) in members}
+    return targets
 
 
 def _normalise(path: str) -> str:

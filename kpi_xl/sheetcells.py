@@ -97,7 +97,7 @@ _SHAPE = (rb'(?:(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?'
           rb'(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>))?')
 # What follows ``<c`` (or ``<x:c``) in a cell that is not named: an address written first, in
 # double quotes, upper case, no leading zero: anything else may be a named cell in disguise.
-_IRREGULAR_CELL = rb'|(?! r="[A-Z]{1,3}[1-9][0-9]*")[\s>/]'
+_IRREGULAR_CELL = rb'|(?! r="[A-Z]+[1-9])[\s>/]'  # calamine reads r="d8" and r="D08" as D8
 
 
 @lru_cache(maxsize=256)
@@ -236,11 +236,11 @@ def _styled(number: float, style: int, styles: tuple[int, ...] | None) -> Any:
     raise Fallback("date or time value")
 
 
-def _shaped(match: re.Match[bytes], first: int, at: int, xml: bytes, strings: SharedStrings,
+def _shaped(xml: bytes, at: int, style: bytes | None, kind: bytes | None, end: bytes | None,
+            raw: bytes | None, inline: bytes | None, strings: SharedStrings,
             styles: tuple[int, ...] | None) -> Any:
-    """A cell's value from its one match (the _SHAPE groups from group ``first`` on); the general
-    :func:`_cell` from ``at`` (just after the address) when it is written otherwise."""
-    style, kind, end, raw, inline = match.group(first, first + 1, first + 2, first + 3, first + 4)
+    """A cell's value from the _SHAPE groups of its one match; the general :func:`_cell` from
+    ``at`` (just after the address) when it is written otherwise."""
     if end is None:
         return _cell(xml, at, strings, styles)
     if kind == b"inlineStr":
@@ -265,13 +265,13 @@ def cell_values(xml: bytes, refs: tuple[str, ...], strings: SharedStrings,
     start, end = _sheet_data(xml)
     out: dict[str, Any] = {}
     for match in _finder(refs).finditer(xml, start, end):
-        ref = match[1]
+        ref, style, kind, shaped, raw, inline = match.groups()
         if ref is None or xml[match.start() - 1] == _COLON:
             raise Fallback("irregular or prefixed cell")
         key = ref.decode("ascii")
         if key in out:
             raise Fallback("duplicate cell")
-        out[key] = _shaped(match, 2, match.end(1) + 1, xml, strings, styles)
+        out[key] = _shaped(xml, match.end(1) + 1, style, kind, shaped, raw, inline, strings, styles)
     return out
 
 
