@@ -104,15 +104,16 @@ _IRREGULAR_CELL = rb'|(?! r="[A-Z]+[1-9])[\s>/]'  # calamine reads r="d8" and r=
 def _finder(refs: tuple[str, ...]) -> re.Pattern[bytes]:
     """The cells' addresses grouped by column (``B(?:21|3)|D(?:9)``): ``re`` tries alternatives
     one by one at each cell, so ~4 groups beat ~23 addresses. A match without an address (group
-    1) is a cell the fast path cannot place."""
+    1) is a cell the fast path cannot place: a prefixed one, or one whose address is not written
+    as the pattern expects."""
     by_column: dict[str, set[str]] = {}
     for ref in refs:
         column = ref.rstrip("0123456789")
         by_column.setdefault(column, set()).add(ref[len(column):])
     alternatives = "|".join(f"{column}(?:{'|'.join(sorted(rows, key=len, reverse=True))})"
                             for column, rows in sorted(by_column.items()))
-    return re.compile(rb'c(?<=[<:]c)(?: r="(' + alternatives.encode("ascii") + rb')"' + _SHAPE
-                      + _IRREGULAR_CELL + rb')')
+    return re.compile(rb'c(?<=[<:]c)(?:(?<=<c) r="(' + alternatives.encode("ascii") + rb')"' + _SHAPE
+                      + rb'|(?:(?<=:c)|(?! r="[A-Z]+[1-9]))[\s>/])')
 
 
 # A column A or B cell of the metadata sheet: column (group 1), row (2), style (3), type (4), and
@@ -236,43 +237,42 @@ def _styled(number: float, style: int, styles: tuple[int, ...] | None) -> Any:
     raise Fallback("date or time value")
 
 
-def _shaped(xml: bytes, at: int, style: bytes | None, kind: bytes | None, end: bytes | None,
-            raw: bytes | None, inline: bytes | None, strings: SharedStrings,
-            styles: tuple[int, ...] | None) -> Any:
-    """A cell's value from the _SHAPE groups of its one match; the general :func:`_cell` from
-    ``at`` (just after the address) when it is written otherwise."""
-    if end is None:
-        return _cell(xml, at, strings, styles)
-    if kind == b"inlineStr":
-        if inline is None:
-            return _cell(xml, at, strings, styles)
-        return _text(inline) or None
-    if not raw:
-        return None
-    if kind is None or kind == b"n":
-        return float(raw) if style is None else _styled(float(raw), int(style), styles)
-    if kind == b"s":
-        return strings.get(int(raw)) or None
-    if kind == b"str" or kind == b"e":
-        return _text(raw) or None
-    return _cell(xml, at, strings, styles)
-
-
 def cell_values(xml: bytes, refs: tuple[str, ...], strings: SharedStrings,
                 styles: tuple[int, ...] | None) -> dict[str, Any]:
     """A1 → value of each of ``refs`` present in the sheet (a missing cell is absent), in one
-    pass over its ``sheetData``; :class:`Fallback` for a sheet only calamine reads right."""
+    pass over its ``sheetData``; :class:`Fallback` for a sheet only calamine reads right.
+
+    ``findall``'s tuples, not match objects, and the usual cell types decided here rather than in
+    a call per cell: ~700 named cells a workbook make this loop as costly as the search."""
     start, end = _sheet_data(xml)
     out: dict[str, Any] = {}
-    for match in _finder(refs).finditer(xml, start, end):
-        ref, style, kind, shaped, raw, inline = match.groups()
-        if ref is None or xml[match.start() - 1] == _COLON:
+    for ref, style, kind, shaped, raw, inline in _finder(refs).findall(xml, start, end):
+        if not ref:
             raise Fallback("irregular or prefixed cell")
         key = ref.decode("ascii")
         if key in out:
             raise Fallback("duplicate cell")
-        out[key] = _shaped(xml, match.end(1) + 1, style, kind, shaped, raw, inline, strings, styles)
+        if not shaped:
+            value = _cell(xml, _after(xml, ref, start, end), strings, styles)
+        elif kind == b"inlineStr":
+            value = (_text(inline) or None) if inline else _cell(xml, _after(xml, ref, start, end), strings, styles)
+        elif not raw:
+            value = None
+        elif not kind or kind == b"n":
+            value = float(raw) if not style else _styled(float(raw), int(style), styles)
+        elif kind == b"s":
+            value = strings.get(int(raw)) or None
+        elif kind == b"str" or kind == b"e":  # a formula's text, an error value's text (#DIV/0!)
+            value = _text(raw) or None
+        else:
+            value = _cell(xml, _after(xml, ref, start, end), strings, styles)
+        out[key] = value
     return out
+
+
+def _after(xml: bytes, ref: bytes, start: int, end: int) -> int:
+    """Just after the address of the (first, so far the only) cell ``ref``, for :func:`_cell`."""
+    return xml.find(b'<c r="' + ref + b'"', start, end) + len(ref) + 7
 
 
 def meta_values(xml: bytes, max_row: int, strings: SharedStrings,
