@@ -5,16 +5,19 @@ Why this shape:
 * **Names, not addresses.** Every contract cell is found through the defined names stored in the
   workbook itself (``xl/workbook.xml``), so a clerk who inserts a row above an input breaks nothing:
   Excel and LibreOffice move the names with the cells.
-* **One read of the file, one parse.** The bytes are read once; the standard library's ``zipfile``
-  reads the small package parts from them, and every sheet the names point at is inflated once,
-  bounded (the size limits need that anyway). The named cells' values are then taken from those
-  same inflated bytes by :mod:`kpi_xl.sheetcells`: one regular expression per sheet jumps to the
-  named cells, typed as calamine types them (numbers, shared/inline strings, booleans, dates of
-  date-formatted cells) and with error values (``#DIV/0!``) as their text, in the same pass.
+* **One read of the file, one parse.** The bytes are read once; the package's members are listed
+  from its central directory (by :func:`_central_directory` for a plain archive, ``zipfile`` for
+  any other), and every part needed is inflated once, straight from those bytes, bounded (the
+  size limits need that anyway). The named cells' values are then taken from those same inflated
+  bytes by :mod:`kpi_xl.sheetcells`: one regular expression per sheet, one pass over its
+  ``sheetData``, stops at the named cells, typed as calamine types them (numbers, shared/inline
+  strings, booleans, dates of date-formatted cells) and with error values (``#DIV/0!``) as their
+  text, and at any cell it could not place (then calamine reads the workbook).
   Handing the sheets to python-calamine instead inflated and parsed each whole sheet a second
   time, into Python lists, for ~23 cells a sheet (2.3× calamine's own time on the same sheets,
   see ``bench/bench_read.py``). A workbook with anything that parser does not copy calamine on
-  (cells without ``r``, prefixed tags, comments, 1904 dates, time formats, a bad CRC…) is read
+  (cells without ``r``, prefixed cells, comments in ``sheetData``, 1904 dates, time formats, a bad
+  CRC…) is read
   by python-calamine as before: far cells cut first, then the XML of sheets where a named cell
   came back empty searched for error values, which calamine reads as empty. The defined names
   are split by one regular expression (twice as fast as ElementTree for ~700 names) and cached
