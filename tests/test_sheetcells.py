@@ -71,6 +71,19 @@ VARIANTS: dict[str, tuple[Callable[[bytes], bytes], bool]] = {
     "a comment after sheetData": (lambda x: x.replace(b"</sheetData>", b"</sheetData><!-- D8 -->"), True),
     "a row without r (its cells have theirs)": (lambda x: x.replace(b'<row r="8" spans="3:8">', b"<row>"), True),
     "an empty cell written ` />`": (lambda x: x.replace(b'<c r="D13" s="1"/>', b'<c r="D13" s="1" />'), True),
+    "inline strings, one with an entity": (
+        lambda x: x.replace(b'<c r="E8" t="s"><v>3</v></c>',
+                            '<c r="E8" t="inlineStr"><is><t>ก &amp; ข</t></is></c>'.encode())
+                   .replace(b'<c r="E9" t="s"><v>4</v></c>',
+                            '<c r="E9" t="inlineStr"><is><t xml:space="preserve"> ๕ </t></is></c>'.encode()),
+        True),
+    "inline strings without entities": (
+        lambda x: x.replace(b'<c r="E8" t="s"><v>3</v></c>', '<c r="E8" t="inlineStr"><is><t>ก ข</t></is></c>'.encode())
+                   .replace(b'<c r="E9" t="s"><v>4</v></c>', b'<c r="E9" t="inlineStr"><is><t></t></is></c>'),
+        True),
+    "an inline string with an _xHHHH_ escape": (
+        lambda x: x.replace(b'<c r="E8" t="s"><v>3</v></c>', b'<c r="E8" t="inlineStr"><is><t>_x0041_</t></is></c>'),
+        False),
     "a second sheetData": (
         lambda x: x.replace(b"</sheetData>", b'</sheetData><sheetData><row r="8"><c r="D8"><v>9</v></c></row>'
                                              b"</sheetData>"), False),
