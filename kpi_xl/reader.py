@@ -240,11 +240,12 @@ def _central_directory(data: bytes) -> list[_Info] | None:
     at = len(data) - _END.size
     if at < 0 or not data.startswith(b"PK\x05\x06\x00\x00", at):
         return None  # an archive comment, or no zip at all
-    _, disk, cd_disk, _, _, size, offset, comment = _END.unpack_from(data, at)
-    if disk or cd_disk or comment or offset + size != at or offset == _NO_ZIP64:
-        return None  # multi-disk, zip64, or data before the first member
+    _, disk, cd_disk, _, _, cd_size, cd_offset, comment = _END.unpack_from(data, at)
+    if disk or cd_disk or comment or cd_offset + cd_size != at or cd_offset == _NO_ZIP64 or \
+            data.startswith(b"PK\x06\x07", at - 20):
+        return None  # multi-disk, zip64 (or what zipfile would take for its locator), data before
     infos: list[_Info] = []
-    pos = offset
+    pos = cd_offset
     while pos < at:
         if pos + _CENTRAL.size > at:
             return None
