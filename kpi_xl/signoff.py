@@ -48,6 +48,8 @@ SHOWN_ERRORS = 15  # errors listed in the refusal message; the results sheet lis
 
 def canonical(value: Any) -> str:
     """One text per value, the same whichever reader fetched it (calamine, xlwings, openpyxl)."""
+    if type(value) is str:  # the usual case, decided first (~500 a workbook, hashed per sheet)
+        return f"s:{value}" if value.strip() else ""
     if value is None or (isinstance(value, str) and not value.strip()):
         return ""
     if isinstance(value, bool):
