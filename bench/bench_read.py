@@ -167,6 +167,7 @@ def run_reader(files: list[Path], cold: bool = False) -> int:
         if cold:  # every workbook's defined names parsed afresh, as if each had its own names
             reader._defined_names.cache_clear()
             reader._sheets.cache_clear()
+            reader._targets.cache_clear()
         raw = reader.read_workbook(path)
         cells += sum(len(c) for c in raw.sheets.values()) + len(raw.meta) + len(raw.workbook_cells)
     return cells

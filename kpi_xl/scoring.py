@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from .catalog import Aggregation, Direction, Indicator, Scoring
 
@@ -84,10 +85,10 @@ def _shown(v: float, marks: list[float]) -> tuple[str, list[str]]:
     mark it differs from. Marks are shown exactly (a catalog value has few decimals), and ``v`` with
     at least as many decimals as they have, so rounding cannot carry it across a mark.
     """
-    shown_marks = [fmt(m, _decimals(m)) for m in marks]
+    shown_marks, decimals = _marks_shown(tuple(marks))
+    shown_marks = list(shown_marks)
     if not math.isfinite(v):
         return str(v), shown_marks
-    decimals = max([2, *(_decimals(m) for m in marks)])
     text = fmt(v, decimals)
     while any(m != v and text == fmt(m, decimals) for m in marks):
         if decimals >= 17:  # a value within 1e-17 of a mark: only the exact digits tell them apart
@@ -95,6 +96,14 @@ def _shown(v: float, marks: list[float]) -> tuple[str, list[str]]:
         decimals += 1
         text = fmt(v, decimals)
     return text, shown_marks
+
+
+@lru_cache(maxsize=1024)
+def _marks_shown(marks: tuple[float, ...]) -> tuple[tuple[str, ...], int]:
+    """The marks as shown and the decimals ``v`` needs at least (two, or the marks' own): one
+    catalog's few threshold sets, each formatted once rather than twice per indicator and workbook
+    (the Thai and English explanations), which was a seventh of the validation's time."""
+    return tuple(fmt(m, _decimals(m)) for m in marks), max([2, *(_decimals(m) for m in marks)])
 
 
 def aggregate(aggregation: Aggregation, values: Mapping[int, float | None]) -> float | None:

@@ -4,14 +4,16 @@ Why: the reader must inflate every sheet it reads anyway (bounded, for the size 
 limits). Handing the same sheets to python-calamine then inflated and parsed them a second time and
 turned each whole grid into Python lists, when ~23 cells per sheet are needed; and formula errors,
 which calamine reads as empty, cost a third pass (a regex rescan). Here one regular expression per
-sheet (built once per set of addresses: the workbooks of one catalog share it) jumps to exactly the
-named cells, and each cell's type, style and value come from its own few bytes: numbers, shared and
+sheet (built once per set of addresses: the workbooks of one catalog share it) makes one pass over
+the sheet's ``sheetData`` only (the only place calamine reads cells from), stopping at exactly the
+named cells and at any cell it could not place; each named cell's type, style and value come from
+its own few bytes: numbers, shared and
 inline strings (shared strings split once per workbook, decoded only for the indices asked),
 booleans, error values (``#DIV/0!``) and dates from date-formatted numbers, as calamine types them.
 
 The parser copies calamine only where the real producers' files are plain (Excel, LibreOffice,
-openpyxl, XlsxWriter, kpi-xl's own writer). Anything else — a cell without ``r``, prefixed tags,
-duplicate addresses, comments or CDATA, phonetic runs, ``_xHHHH_`` escapes, carriage returns,
+openpyxl, XlsxWriter, kpi-xl's own writer). Anything else — a cell without ``r`` (or not written
+first), prefixed cell tags, prefixed tags in a named cell, duplicate addresses, comments or CDATA, phonetic runs, ``_xHHHH_`` escapes, carriage returns,
 1904 dates, time or duration formats, fractional or pre-1900-03-01 serials, a part that does not
 end as XML must, a CRC that does not match — raises :class:`Fallback`, and the reader reads that
 workbook with calamine as before, so odd files read exactly as they always did.
@@ -25,7 +27,8 @@ import zlib
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["Fallback", "SharedStrings", "cell_values", "check_crc", "column_values", "date_styles", "plain_sheet"]
+__all__ = ["MARKUP_DECLARATION", "Fallback", "SharedStrings", "cell_values", "check_crc", "date_styles",
+           "meta_values"]
 
 
 class Fallback(Exception):  # noqa: N818 - a signal, not an error: "read this one with calamine"
@@ -46,54 +49,109 @@ def _entity(match: re.Match[str]) -> str:
 
 
 def _text(raw: bytes) -> str:
-    text = raw.decode("utf-8")
-    if "&" in text:
-        text = _ENTITY.sub(_entity, text)
-    if "\r" in text or "_x" in text:  # XML line-end handling and Excel's _xHHHH_ escapes: calamine's call
-        raise Fallback("escapes")
-    return text
+    """A text node's string. The checks run on the bytes (``memchr`` for one byte) before the one
+    decode: on the str after it they were three more passes over every narrative."""
+    if b"&" in raw:
+        text = _ENTITY.sub(_entity, raw.decode("utf-8"))
+        if "\r" in text or "_x" in text:  # an entity can spell either
+            raise Fallback("escapes")
+        return text
+    if b"\r" in raw or (b"_" in raw and b"x" in raw and _ESCAPE.search(raw) is not None):
+        raise Fallback("escapes")  # XML line-end handling and Excel's _xHHHH_ escapes: calamine's call
+    return raw.decode("utf-8")
+
+
+# ``bytes.find`` takes ~1 ns a byte for a two-byte needle (60 µs over the metadata sheet's catalog
+# JSON); ``re`` skips to each ``_`` faster, and ``memchr`` for ``_`` and ``x`` alone usually decides.
+_ESCAPE = re.compile(rb"_x")
 
 
 # --- sheets --------------------------------------------------------------------------------------
 
-# One pass finds what the fast path leaves to calamine: a cell or row whose ``r`` is not written
-# first as ` r="` (or is absent: its place follows the previous one), ``<!`` (a comment, CDATA, a
-# DTD), prefixed cell tags (``<x:c>``). One regular expression: substring searches for each took
-# ~30 µs per sheet apiece, this one ~30 µs in all.
-_IRREGULAR = re.compile(rb'<(?:c(?! r=")[\s>/]|row(?! r=")[\s>/]|!|\w+:(?:c|row|v|is|t)[\s>/])')
+# calamine reads the cells of a sheet's first ``sheetData`` element only (cells before or after it,
+# or in a second one, are ignored), and places a cell by its ``r`` whatever row it sits in. So
+# only that element is searched, and only what could change a named cell's value sends the
+# workbook to calamine: a cell whose ``r`` is not written first as ` r="` (or is absent: its place
+# follows the previous cell), a prefixed cell tag (``<x:c>``, calamine reads it by its local
+# name), ``<!`` (a comment or CDATA hiding or faking cells). A row without ``r`` moves no cell
+# that has one, and is left alone.
+#
+# The finder's pattern starts with the single literal ``c``: ``re`` then skips to each ``c`` with
+# its fastest loop and tries the pattern only there (~250 times in a 20 kB sheetData), where a
+# pattern starting ``<c`` took its slower multi-byte prefix search and a separate scan for the
+# irregular cases cost as much again (two passes over the whole part: 60 µs a sheet; this one
+# pass over ``sheetData``: ~20 µs).
 _T_ATTR = re.compile(rb'\st="([^"]*)"')
 _S_ATTR = re.compile(rb'\ss="([0-9]+)"')
 _V = re.compile(rb"<v(?:\s[^>]*)?(?:/>|>([^<]*)</v>)")
 _T = re.compile(rb"<t\b[^>]*?(?:/>|>([^<]*)</t>)")
+_PREFIXED = re.compile(rb"</?[A-Za-z_][\w.-]*:")  # <x:v>: calamine reads it by its local name
+# ``<!`` (comment, CDATA, DTD). Looked for only when a ``memchr`` found a ``!`` (formulas across
+# sheets, error values); ``re`` finds it 2.5× faster than ``bytes.find`` for a two-byte needle.
+MARKUP_DECLARATION = re.compile(rb"<!")
+_COLON = 0x3A  # b":"
+_LT = 0x3C  # b"<"
 
-
-def plain_sheet(xml: bytes) -> bool:
-    """Whether every cell is found by its ``r`` (written first, double-quoted, unprefixed tags),
-    nothing hides text from a plain search (comments, CDATA), and the part ends as XML must (a
-    truncated part is calamine's to refuse)."""
-    return _IRREGULAR.search(xml) is None and xml.rstrip().endswith(b"</worksheet>")
-
-
-# A named cell as the real producers write it, in one match: its address, style, type, and a
-# number's or text's value (a formula before it skipped). Everything after the address is
-# optional as a whole, so a cell written any other way still matches by its address, without
-# ``end``, and is parsed by :func:`_cell`.
+# A named cell as the real producers write it, in one match: its style, type, and a number's or
+# text's value (a formula before it skipped). Everything after the address is optional as a
+# whole, so a cell written any other way still matches by its address, without ``end``, and is
+# parsed by :func:`_cell`. (openpyxl writes an empty cell as ``<c r="B12" s="24" t="n" />``.)
 _SHAPE = (rb'(?:(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?'
-          rb'(/>|>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?(?:<v>([^<]*)</v>|<v ?/>)?'
+          rb'( ?/>|>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?(?:<v>([^<]*)</v>|<v ?/>)?'
           rb'(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>))?')
+# What follows ``<c`` (or ``<x:c``) in a cell that is not named: an address written first, in
+# double quotes, upper case, no leading zero: anything else may be a named cell in disguise.
+_IRREGULAR_CELL = rb'|(?! r="[A-Z]+[1-9])[\s>/]'  # calamine reads r="d8" and r="D08" as D8
 
 
 @lru_cache(maxsize=256)
-def _finder(refs: tuple[str, ...]) -> re.Pattern[bytes]:
+def _finder(refs: tuple[str, ...]) -> tuple[re.Pattern[bytes], dict[bytes, str]]:
     """The cells' addresses grouped by column (``B(?:21|3)|D(?:9)``): ``re`` tries alternatives
-    one by one at each cell, so ~4 groups beat ~23 addresses."""
+    one by one at each cell, so ~4 groups beat ~23 addresses. A match without an address (group
+    1) is a cell the fast path cannot place: a prefixed one, or one whose address is not written
+    as the pattern expects. With it, each address's bytes → its text (a lookup, not a decode per
+    cell: ~700 a workbook)."""
     by_column: dict[str, set[str]] = {}
     for ref in refs:
         column = ref.rstrip("0123456789")
         by_column.setdefault(column, set()).add(ref[len(column):])
     alternatives = "|".join(f"{column}(?:{'|'.join(sorted(rows, key=len, reverse=True))})"
                             for column, rows in sorted(by_column.items()))
-    return re.compile(rb'<c r="(' + alternatives.encode("ascii") + rb')"' + _SHAPE)
+    pattern = re.compile(rb'c(?<=[<:]c)(?:(?<=<c) r="(' + alternatives.encode("ascii") + rb')"' + _SHAPE
+                         + rb'|(?:(?<=:c)|(?! r="[A-Z]+[1-9]))[\s>/])')
+    return pattern, {ref.encode("ascii"): ref for ref in refs}
+
+
+# A column A or B cell of the metadata sheet: column (group 1), row (2), style (3), type (4), and
+# when it is an inline string as every producer writes it, the tags before its text (5). The text
+# itself (the catalog JSON: 30,000 characters a cell) is then skipped with one ``memchr`` for the
+# ``<`` that ends it, where consuming it in the pattern took ~1 ns a byte.
+_META_CELL = re.compile(rb'c(?<=[<:]c)(?: r="([AB])([1-9][0-9]{0,6})"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?'
+                        rb'(><is><t(?: xml:space="preserve")?>)?' + _IRREGULAR_CELL + rb')')
+_INLINE_END = b"</t></is></c>"
+
+
+def _sheet_data(xml: bytes) -> tuple[int, int]:
+    """Where the first ``sheetData`` element's content is, checked to be searchable: nothing
+    before its end is ``<!`` (one ``memchr`` for ``!``: none in a usual sheet), and the part
+    ends as XML must (a truncated part is calamine's to refuse)."""
+    start = xml.find(b"sheetData")
+    if start < 1 or xml[start - 1] != _LT:  # <x:sheetData>, or the word in an attribute first
+        raise Fallback("sheetData")
+    # Its end searched for backwards from the part's end (2× faster than forwards over sheetData,
+    # 4× with the short tail) and the one sheetData between: a second one is calamine's to skip.
+    end = xml.rfind(b"</sheetData>", start)
+    if end < 0:
+        if not xml.startswith(b"sheetData/>", start):
+            raise Fallback("sheetData end")
+        end = start
+    elif xml.rfind(b"sheetData", start + 9, end) >= 0:
+        raise Fallback("two sheetData")
+    if xml.find(b"!", 0, end) >= 0 and MARKUP_DECLARATION.search(xml, 0, end) is not None:
+        raise Fallback("comment, CDATA or DTD")
+    if not xml[-256:].rstrip().endswith(b"</worksheet>"):
+        raise Fallback("truncated")
+    return start, end
 
 
 class SharedStrings:
@@ -121,16 +179,20 @@ def _rich(item: bytes) -> str:
     """The text of a string item: its ``<t>`` runs, in order (rich text runs included)."""
     if b"<rPh" in item:  # phonetic runs: calamine's choice what to keep
         raise Fallback("phonetic")
+    if b":" in item and _PREFIXED.search(item):
+        raise Fallback("prefixed tag")
     return "".join(_text(part) for part in _T.findall(item))
 
 
 def _cell(xml: bytes, start: int, strings: SharedStrings, styles: tuple[int, ...] | None) -> Any:
+    """A named cell written otherwise than :data:`_SHAPE` expects, from its attributes (``start``
+    just after its address) and body."""
     end = xml.find(b">", start)
     if end < 0:
         raise Fallback("truncated")
     attrs = xml[start:end]
-    if b"'" in attrs:
-        raise Fallback("quotes")
+    if b"'" in attrs or b":" in attrs:
+        raise Fallback("quotes or prefixed attributes")
     if attrs.endswith(b"/"):
         body = b""
     else:
@@ -138,6 +200,8 @@ def _cell(xml: bytes, start: int, strings: SharedStrings, styles: tuple[int, ...
         if close < 0:
             raise Fallback("truncated")
         body = xml[end + 1:close]
+        if b":" in body and _PREFIXED.search(body):
+            raise Fallback("prefixed tag")
     found = _T_ATTR.search(attrs)
     kind = found.group(1) if found is not None else b"n"
     if kind == b"inlineStr":
@@ -179,52 +243,89 @@ def _styled(number: float, style: int, styles: tuple[int, ...] | None) -> Any:
     raise Fallback("date or time value")
 
 
-def _shaped(match: re.Match[bytes], xml: bytes, strings: SharedStrings, styles: tuple[int, ...] | None) -> Any:
-    """A cell's value from its one match; the general :func:`_cell` when it is written otherwise."""
-    _, style, kind, end, raw, inline = match.groups()
-    if end is None:
-        return _cell(xml, match.end(1) + 1, strings, styles)
-    if kind == b"inlineStr":
-        if inline is None:
-            return _cell(xml, match.end(1) + 1, strings, styles)
-        return _text(inline) or None
-    if not raw:
-        return None
-    if kind is None or kind == b"n":
-        return float(raw) if style is None else _styled(float(raw), int(style), styles)
-    if kind == b"s":
-        return strings.get(int(raw)) or None
-    if kind == b"str" or kind == b"e":
-        return _text(raw) or None
-    return _cell(xml, match.end(1) + 1, strings, styles)
-
-
 def cell_values(xml: bytes, refs: tuple[str, ...], strings: SharedStrings,
                 styles: tuple[int, ...] | None) -> dict[str, Any]:
-    """A1 → value of each of ``refs`` present in the sheet (a missing cell is absent)."""
+    """A1 → value of each of ``refs`` present in the sheet (a missing cell is absent), in one
+    pass over its ``sheetData``; :class:`Fallback` for a sheet only calamine reads right.
+
+    ``findall``'s tuples, not match objects, and the usual cell types decided here rather than in
+    a call per cell: ~700 named cells a workbook make this loop as costly as the search."""
+    start, end = _sheet_data(xml)
     out: dict[str, Any] = {}
-    for match in _finder(refs).finditer(xml):
-        ref = match.group(1).decode("ascii")
-        if ref in out:
+    texts: list[bytes] = []  # inline strings, decoded together below
+    text_keys: list[str] = []
+    pattern, names = _finder(refs)
+    for ref, style, kind, shaped, raw, inline in pattern.findall(xml, start, end):
+        if not ref:
+            raise Fallback("irregular or prefixed cell")
+        key = names[ref]
+        if key in out:
             raise Fallback("duplicate cell")
-        out[ref] = _shaped(match, xml, strings, styles)
+        if not shaped:
+            value = _cell(xml, _after(xml, ref, start, end), strings, styles)
+        elif kind == b"inlineStr" and inline:
+            texts.append(inline)
+            text_keys.append(key)
+            value = None  # until decoded, below
+        elif kind == b"inlineStr":
+            value = _cell(xml, _after(xml, ref, start, end), strings, styles)
+        elif not raw:
+            value = None
+        elif not kind or kind == b"n":
+            value = float(raw) if not style else _styled(float(raw), int(style), styles)
+        elif kind == b"s":
+            value = strings.get(int(raw)) or None
+        elif kind == b"str" or kind == b"e":  # a formula's text, an error value's text (#DIV/0!)
+            value = _text(raw) or None
+        else:
+            value = _cell(xml, _after(xml, ref, start, end), strings, styles)
+        out[key] = value
+    if texts:
+        out.update(zip(text_keys, _texts(texts), strict=True))
     return out
 
 
-def column_values(xml: bytes, columns: tuple[str, ...], max_row: int, strings: SharedStrings,
-                  styles: tuple[int, ...] | None) -> dict[int, dict[str, Any]]:
-    """Row (1-based, ≤ ``max_row``) → column letter → value, for single-letter ``columns``."""
+def _texts(raws: list[bytes]) -> list[str | None]:
+    """:func:`_text` of each (``None`` for empty), as one join, one set of checks and one decode:
+    a sheet's dozen narratives cost a call and four searches each. ``<`` joins them, as no text
+    captured by the pattern holds one."""
+    joined = b"<".join(raws)
+    if b"&" in joined or b"\r" in joined or (b"_" in joined and _ESCAPE.search(joined) is not None):
+        return [_text(raw) or None for raw in raws]
+    return [text or None for text in joined.decode("utf-8").split("<")]
+
+
+def _after(xml: bytes, ref: bytes, start: int, end: int) -> int:
+    """Just after the address of the (first, so far the only) cell ``ref``, for :func:`_cell`."""
+    return xml.find(b'<c r="' + ref + b'"', start, end) + len(ref) + 7
+
+
+def meta_values(xml: bytes, max_row: int, strings: SharedStrings,
+                styles: tuple[int, ...] | None) -> dict[int, dict[str, Any]]:
+    """Row (1-based, ≤ ``max_row``) → ``"A"``/``"B"`` → value: the metadata sheet's key and value
+    columns, in one pass over its ``sheetData`` as in :func:`cell_values`."""
+    start, end = _sheet_data(xml)
     rows: dict[int, dict[str, Any]] = {}
-    pattern = re.compile(rb'<c r="([' + "".join(columns).encode() + rb'])([0-9]+)"')
-    for match in pattern.finditer(xml):
-        row = int(match.group(2))
-        if row > max_row or row == 0:
+    pos = start
+    while (match := _META_CELL.search(xml, pos, end)) is not None:
+        letter, row_text, _, kind, inline = match.groups()
+        if letter is None or xml[match.start() - 1] == _COLON:
+            raise Fallback("irregular or prefixed cell")
+        pos = match.end()
+        row = int(row_text)
+        if row > max_row:
             continue
+        close = xml.find(b"<", pos, end) if inline is not None and kind == b"inlineStr" else -1
+        if close >= 0 and xml.startswith(_INLINE_END, close):
+            value = _text(xml[pos:close]) or None
+            pos = close + len(_INLINE_END)
+        else:
+            value = _cell(xml, match.end(2) + 1, strings, styles)
         line = rows.setdefault(row, {})
-        letter = match.group(1).decode("ascii")
-        if letter in line:
+        key = "A" if letter == b"A" else "B"
+        if key in line:
             raise Fallback("duplicate cell")
-        line[letter] = _cell(xml, match.end(), strings, styles)
+        line[key] = value
     return rows
 
 
