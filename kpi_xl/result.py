@@ -74,9 +74,10 @@ _STATUS_LABELS: dict[Status, tuple[str, str]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Submission:
-    """One input file as head office sees it; small on purpose (kept for every file)."""
+    """One input file as head office sees it; small on purpose (kept for every file). Slots, not a
+    per-instance ``__dict__``: at 10,000 files the dicts alone were ≈ 4 MB of the parent's memory."""
 
     file: str
     size: int | None

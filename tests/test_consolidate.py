@@ -788,6 +788,51 @@ def scenario_catalog_path() -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
+# Memory: what the workers load and what the parent keeps per file (issue 16)
+
+
+def test_workers_start_without_the_parents_heavy_modules(sample_catalog: Catalog) -> None:
+    """A worker is a fresh interpreter with the validator only: pandas (loaded in this test process)
+    must not come along, as it would with a forked worker (≈ 45 MB more per worker)."""
+    from kpi_xl import consolidate as consolidate_mod
+
+    assert "pandas" in sys.modules
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=consolidate_mod._context(),
+                               initializer=consolidate_mod._init_worker, initargs=(sample_catalog, QUARTER))
+    with pool:
+        loaded = pool.submit(eval, "sorted({'pandas', 'sqlalchemy', 'xlsxwriter', 'openpyxl', "
+                                   "'kpi_xl.validate'} & set(__import__('sys').modules))").result()
+    assert loaded == ["kpi_xl.validate"]
+
+
+def test_the_parent_keeps_a_small_record_per_file(tmp_path: Path) -> None:
+    """Repeated values are one object per run, an unused file keeps neither indicators nor
+    sign-off, and the record has no per-instance dict."""
+    from kpi_xl.consolidate import InboxFiles, _slim, _submission
+
+    def record(name: str) -> dict[str, Any]:
+        return {"file": name, "size": 1, "sha256": "0" * 64, "mtime": 1.0, "status": "clean",
+                "district_code": 1030, "district_name_th": "".join(["จตุ", "จักร"]),
+                "district_name_en": "".join(["Chatu", "chak"]), "catalog_hash": "".join(["ab"] * 32),
+                "template_version": "".join(["1.", "0"]), "signoff": {"state": "signed"},
+                "indicators": [{"code": "KPI-01"}]}
+
+    shared: dict[Any, Any] = {}
+    a, b = _submission(record("a.xlsm"), RUN_AT, shared), _submission(record("b.xlsm"), RUN_AT, shared)
+    assert not hasattr(a, "__dict__")
+    for name in ("district_name_th", "district_name_en", "catalog_hash", "template_version"):
+        assert getattr(a, name) is getattr(b, name), name
+    _slim(b)
+    assert b.signoff is None and b.indicators is None and b.problems == []
+    assert a.signoff == {"state": "signed"} and a.indicators == [{"code": "KPI-01"}]
+
+    (tmp_path / "sub").mkdir()
+    files = InboxFiles(tmp_path, ["a.xlsm", "sub/b.xlsm"])
+    assert len(files) == 2 and list(files) == [(tmp_path / "a.xlsm", "a.xlsm"), (tmp_path / "sub" / "b.xlsm", "sub/b.xlsm")]
+    assert files[1] == (tmp_path / "sub" / "b.xlsm", "sub/b.xlsm")
+
+
+# ---------------------------------------------------------------------------------------------
 # A real client
 
 
