@@ -16,9 +16,10 @@ result does not depend on which worker finished first.
 Workers are started fresh (``spawn``, on every platform, see :data:`START_METHOD`), not forked
 from the parent: they import this module and the validator only, never pandas (imported inside the
 functions that build the frames), SQLAlchemy or XlsxWriter that the parent may hold. As with any
-``spawn`` pool, a script that calls :func:`consolidate` must do so under
-``if __name__ == "__main__":`` (each worker imports the script's main module); ``kpi-xl`` and
-``python -m kpi_xl`` do.
+``spawn`` pool, each worker imports the caller's main script: a script that calls
+:func:`consolidate` at its top level without ``if __name__ == "__main__":`` would run again in every
+worker, so :func:`_spawn_is_safe` checks the script's own call site and uses fork for such a script
+where the platform has it (Windows has not: there, as always, guard the call).
 """
 
 from __future__ import annotations
@@ -183,7 +184,55 @@ START_METHOD = "spawn"
 
 
 def _context() -> BaseContext:
-    return multiprocessing.get_context(START_METHOD)
+    return multiprocessing.get_context(START_METHOD if _spawn_is_safe() else _fallback_method())
+
+
+def _fallback_method() -> str:
+    """Where a spawned worker would re-run the caller's script: fork (the former way, more memory)."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else START_METHOD
+
+
+def _spawn_is_safe() -> bool:
+    """Whether a spawned worker can start without re-running the caller's script.
+
+    A spawned worker imports the parent's main script as ``__mp_main__``; a script calling
+    :func:`consolidate` at its top level, unguarded (the README's example saved as a file), would
+    call it again in every worker, each worker would fail, and every file would be re-checked alone
+    and fail too. So this looks at the main script's own frame on the stack: the call must sit inside
+    ``if __name__ == "__main__":`` (checked on the script's syntax tree), or come from no script at all
+    (``kpi-xl``, ``python -c``, a REPL, a notebook, or a function the script defines and calls under
+    the guard). Anything else falls back to fork where the platform has it."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not str(path).endswith(".py"):
+        return True
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return True  # not running inside the script's top-level code (a thread, a callback)
+    return _inside_main_guard(Path(path), frame.f_lineno)
+
+
+def _inside_main_guard(script: Path, line: int) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return False
+    for node in tree.body:
+        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+            continue
+        sides = [node.test.left, *node.test.comparators]
+        names = {n.id for n in sides if isinstance(n, ast.Name)}
+        texts = {n.value for n in sides if isinstance(n, ast.Constant)}
+        if (names == {"__name__"} and texts == {"__main__"} and isinstance(node.test.ops[0], ast.Eq)
+                and node.body[0].lineno <= line <= (node.end_lineno or line)):
+            return True
+    return False
 
 
 def _init_worker(catalog: Catalog, quarter: int) -> None:

@@ -860,3 +860,23 @@ def test_a_missing_inbox_is_an_error_not_fifty_missing_districts(tmp_path: Path,
     with pytest.raises(FileNotFoundError):
         consolidate(tmp_path / "no such folder", sample_catalog, 1, out=tmp_path / "s.xlsx", db=False)
     assert not (tmp_path / "s.xlsx").exists()
+
+
+@pytest.mark.parametrize(("script", "method"), [
+    ("from kpi_xl import consolidate\nprint(consolidate._context().get_start_method())\n", "fork"),
+    ("from kpi_xl import consolidate\nif __name__ == '__main__':\n    print(consolidate._context().get_start_method())\n",
+     "spawn"),
+    ("from kpi_xl import consolidate\n\ndef main():\n    print(consolidate._context().get_start_method())\n\n"
+     "if '__main__' == __name__:\n    main()\n", "spawn"),
+])
+def test_a_script_calling_consolidate_unguarded_gets_forked_workers(tmp_path: Path, script: str, method: str) -> None:
+    """A spawned worker re-runs the caller's script: an unguarded top-level call (the README's example
+    saved as a file) would run the consolidation again in every worker. Such a call site is found on
+    the script's syntax tree and gets fork; a guarded one, spawn."""
+    import subprocess
+    import sys
+
+    (tmp_path / "script.py").write_text(script, encoding="utf-8")
+    done = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == method

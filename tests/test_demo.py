@@ -97,6 +97,11 @@ def test_the_readme_python_example_runs_as_written_on_the_demo_files(made: dict,
     assert "2_inbox/" in block and made["inbox"].name == "2_inbox"
     done = subprocess.run([sys.executable, "-c", block], cwd=folder, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    # Saved as a script and run, unguarded: its workers must not re-run it (kpi_xl.consolidate._spawn_is_safe).
+    (folder / "example.py").write_text(block, encoding="utf-8")
+    saved = subprocess.run([sys.executable, "example.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert saved.returncode == 0 and "KPI-E100" not in saved.stdout, saved.stderr[-3000:]
+    assert saved.stdout.splitlines()[0] == done.stdout.splitlines()[0]
     first = done.stdout.splitlines()[0].split(" ", 2)
     assert float(first[0]) > 0 and first[1] in ("True", "False")
     assert sorted(p.name for p in (folder / "out").glob("*.xlsm")) == ["2564_1001_Phra_Nakhon.xlsm",
