@@ -238,12 +238,12 @@ def main() -> None:
             base_m, base_b = measured[f"import xlwings ({flavour})"]
             ratio = press_m / base_m
             rows.append((condition, flavour, press_m, press_b, base_m, ratio))
-            print(f"  press ÷ import xlwings, {flavour}: {ratio:.2f}× (min {press_b / base_b:.2f}×) — "
+            print(f"  [{condition}] press ÷ import xlwings, {flavour}: {ratio:.2f}× (min {press_b / base_b:.2f}×) — "
                   f"{verdict(ratio, 2.0)}; press − import xlwings {press_m - base_m:.3f}s")
         entry_m, entry_b = measured["validate() entry point (no pandas/numpy)"]
         base_m, base_b = measured["import xlwings (no pandas/numpy)"]
         rows.append((condition, "no pandas/numpy, through validate()", entry_m, entry_b, base_m, entry_m / base_m))
-        print(f"  validate() entry point ÷ import xlwings, no pandas/numpy: {entry_m / base_m:.2f}× "
+        print(f"  [{condition}] validate() entry point ÷ import xlwings, no pandas/numpy: {entry_m / base_m:.2f}× "
               f"(min {entry_b / base_b:.2f}×) — {verdict(entry_m / base_m, 2.0)}")
         print()
     if note:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from kpi_xl.demo import run_demo
+from kpi_xl.history import HISTORY_FILE
 from kpi_xl.web import build_site
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     demo = WORK / "web-demo"
-    db = demo / "history.sqlite"
+    db = demo / HISTORY_FILE  # where the demo puts its history (beside its summary)
     if not db.exists():
         run_demo(demo, web=False)
     times = []
