@@ -190,6 +190,18 @@ class _Sheet:
         if measure:
             self.note(col, value)
 
+    def text(self, row: int, col: int, value: Any, fmt: Format | None = None) -> None:
+        """:meth:`write` for a column of text or blanks (the problems list, thousands of rows): a str
+        goes straight to ``write_string`` (text, never a formula), anything else through :meth:`write`."""
+        if value.__class__ is not str:
+            self.write(row, col, value, fmt)
+            return
+        fmt = fmt or self.book.fmt["cell"]
+        self.ws.write_string(row, col, value, fmt)
+        if fmt is self.book.fmt["wrap"]:
+            self._wrapped(row, col, value)
+        self.note(col, value)
+
     def _wrapped(self, row: int, col: int, text: str) -> None:
         """Rows with wrapped text get their height here: Excel does not grow them on open."""
         width = max(self.caps.get(col, DEFAULT_CAP) - 3.0, 4.0)  # a margin: fonts differ between clients
@@ -762,17 +774,19 @@ def _problems(book: _Book) -> None:
     s.header(0, cols)
     ws.set_row(0, 48)
     rows = r.problems.to_dict("records")
+    text, wrap = s.text, fmt["wrap"]
+    severity_fmt = {"warning": book.status_fmt["with_errors"], "error": book.status_fmt["missing"]}
     for i, p in enumerate(rows, start=1):
         s.write(i, 0, p["district_code"], fmt["code"])
-        s.write(i, 1, p["district_name_th"])
-        s.write(i, 2, p["file"])
-        s.write(i, 3, p["sheet"])
-        s.write(i, 4, p["cell"])
-        s.write(i, 5, p["code"])
-        s.write(i, 6, SEVERITY_TH.get(p["severity"], p["severity"]),
-                book.status_fmt["with_errors" if p["severity"] == "warning" else "missing"])
-        s.write(i, 7, p["message_th"], fmt["wrap"])
-        s.write(i, 8, p["message_en"], fmt["wrap"])
+        text(i, 1, p["district_name_th"])
+        text(i, 2, p["file"])
+        text(i, 3, p["sheet"])
+        text(i, 4, p["cell"])
+        text(i, 5, p["code"])
+        text(i, 6, SEVERITY_TH.get(p["severity"], p["severity"]),
+             severity_fmt.get(p["severity"], book.status_fmt["missing"]))
+        text(i, 7, p["message_th"], wrap)
+        text(i, 8, p["message_en"], wrap)
     ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
