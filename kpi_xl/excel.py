@@ -339,6 +339,16 @@ def _used_grid(sheet: Any) -> list[list[Any]]:
     return _grid(sheet, last.row, last.column)
 
 
+def _meta_grid(sheet: Any) -> list[list[Any]]:
+    """The metadata sheet's keys and values (columns A:B) from row 1, as far as the file reader reads
+    them (kpi_xl.limits.MAX_META_ROWS): a stray entry at XFD1048576 on the hidden sheet would
+    otherwise make one read of 17 billion cells through Excel."""
+    from .limits import MAX_META_ROWS
+
+    last = sheet.used_range.last_cell
+    return _grid(sheet, min(last.row, MAX_META_ROWS), min(last.column, 2))
+
+
 def _at(grid: list[list[Any]], row: int, col: int) -> Any:
     """The cell at 1-based (row, col) of a grid read from A1, as calamine would give it."""
     if row > len(grid) or col > len(grid[row - 1]):
@@ -369,7 +379,7 @@ def read_book(book: Any) -> RawWorkbook:
     grids: dict[str, list[list[Any]]] = {}
     for sheet in sheet_names:
         if sheet == meta_sheet:
-            grids[sheet] = _used_grid(book.sheets[sheet])
+            grids[sheet] = _meta_grid(book.sheets[sheet])
         elif sheet in extent:
             grids[sheet] = _grid(book.sheets[sheet], *extent[sheet])
 

@@ -678,3 +678,32 @@ def test_a_contract_name_pointing_elsewhere_is_reported_like_the_file_reader_doe
     assert found == {("KPI-E115", "KPI-01", "evidence", "'KPI-01'!$B$27:$B$29"),
                      ("KPI-E115", "KPI-01", "obstacles", "'คำชี้แจง'!C9"),
                      ("KPI-E115", "KPI-01", "year_summary", "'KPI-01'!XFD1048576")}
+
+
+def test_a_stray_far_entry_on_the_metadata_sheet_is_not_read(wrong: Path) -> None:
+    """The button reads the hidden metadata sheet's keys and values (A:B) within the file reader's
+    limit (MAX_META_ROWS), not its whole used range: a stray entry at XFD1048576 made that one read
+    of 17 billion cells through Excel. The metadata found is the same as without it."""
+    from kpi_xl.form import load_spec
+    from kpi_xl.limits import MAX_META_ROWS
+
+    payload = excel.remote_payload(wrong)
+    plain = excel.read_book(xw.Book(json=payload)).meta
+    meta = next(s for s in payload["sheets"] if s["name"] == load_spec().meta_sheet)
+    meta["used_range_address"] = "A1:XFD1048576"  # what Excel reports after one keystroke down there
+    book = xw.Book(json=payload)
+    asked: list[tuple[int, int]] = []
+    grid = excel._grid
+
+    def spy(sheet, rows: int, cols: int):  # noqa: ANN001, ANN202 - records the extent asked of Excel
+        asked.append((rows, cols))
+        assert rows * cols <= 5000 * 52, f"asked Excel for {rows} × {cols} cells"  # fail fast, not out of memory
+        return grid(sheet, rows, cols)
+
+    excel._grid = spy
+    try:
+        far = excel.read_book(book).meta
+    finally:
+        excel._grid = grid
+    assert {k: c.raw for k, c in far.items()} == {k: c.raw for k, c in plain.items()}
+    assert (MAX_META_ROWS, 2) in asked or all(r <= MAX_META_ROWS for r, _ in asked)
