@@ -208,6 +208,8 @@ def _spawn_is_safe() -> bool:
     path = getattr(main, "__file__", None)
     if main is None or not path or not str(path).endswith(".py"):
         return True
+    if str(getattr(getattr(main, "__spec__", None), "name", "")).endswith("__main__"):
+        return True  # a package's __main__ (python -m pkg): multiprocessing never re-runs it in a worker
     frame = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
         frame = frame.f_back

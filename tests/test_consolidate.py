@@ -880,3 +880,18 @@ def test_a_script_calling_consolidate_unguarded_gets_forked_workers(tmp_path: Pa
     done = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == method
+
+
+def test_a_packages_main_run_with_dash_m_keeps_spawned_workers(tmp_path: Path) -> None:
+    """multiprocessing never re-runs a package's ``__main__`` in a worker (``python -m kpi_xl`` included),
+    so an unguarded call there keeps the small spawned workers."""
+    import subprocess
+    import sys
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg" / "__main__.py").write_text(
+        "from kpi_xl import consolidate\nprint(consolidate._context().get_start_method())\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pkg"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "spawn"
