@@ -96,6 +96,13 @@ def text_width(value: Any) -> float:
     return _text_width(_shown(value)) if value is not None else 0.0
 
 
+@lru_cache(maxsize=8192)
+def _wrapped_lines(text: str, width: float) -> int:
+    """Lines a text wraps to in a column ``width`` units wide (messages repeat: 120 distinct of 5,160
+    in the demo's problems list)."""
+    return sum(max(1, math.ceil(_text_width(part) / width)) for part in text.split("\n"))
+
+
 @lru_cache(maxsize=65536)
 def _text_width(text: str) -> float:
     """Approximate width in Excel character units of TH Sarabun New.
@@ -205,7 +212,7 @@ class _Sheet:
     def _wrapped(self, row: int, col: int, text: str) -> None:
         """Rows with wrapped text get their height here: Excel does not grow them on open."""
         width = max(self.caps.get(col, DEFAULT_CAP) - 3.0, 4.0)  # a margin: fonts differ between clients
-        lines = sum(max(1, math.ceil(text_width(part) / width)) for part in text.split("\n"))
+        lines = _wrapped_lines(text, width)
         if lines > self.lines.get(row, 1):
             self.lines[row] = lines
 
@@ -773,21 +780,26 @@ def _problems(book: _Book) -> None:
             "ระดับ\nseverity", "ข้อความ\nmessage (th)", "message (en)"]
     s.header(0, cols)
     ws.set_row(0, 48)
-    rows = r.problems.to_dict("records")
+    frame = r.problems
+    keys = ("district_code", "district_name_th", "file", "sheet", "cell", "code", "severity", "message_th",
+            "message_en")
+    # Plain lists per column, not DataFrame records: thousands of problems, nine cells each.
+    rows = zip(*(frame[k].tolist() for k in keys), strict=True) if len(frame) else iter(())
     text, wrap = s.text, fmt["wrap"]
     severity_fmt = {"warning": book.status_fmt["with_errors"], "error": book.status_fmt["missing"]}
-    for i, p in enumerate(rows, start=1):
-        s.write(i, 0, p["district_code"], fmt["code"])
-        text(i, 1, p["district_name_th"])
-        text(i, 2, p["file"])
-        text(i, 3, p["sheet"])
-        text(i, 4, p["cell"])
-        text(i, 5, p["code"])
-        text(i, 6, SEVERITY_TH.get(p["severity"], p["severity"]),
-             severity_fmt.get(p["severity"], book.status_fmt["missing"]))
-        text(i, 7, p["message_th"], wrap)
-        text(i, 8, p["message_en"], wrap)
-    ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
+    count = 0
+    for i, (district, name, file, sheet, cell, code, severity, message_th, message_en) in enumerate(rows, start=1):
+        s.write(i, 0, district, fmt["code"])
+        text(i, 1, name)
+        text(i, 2, file)
+        text(i, 3, sheet)
+        text(i, 4, cell)
+        text(i, 5, code)
+        text(i, 6, SEVERITY_TH.get(severity, severity), severity_fmt.get(severity, book.status_fmt["missing"]))
+        text(i, 7, message_th, wrap)
+        text(i, 8, message_en, wrap)
+        count = i
+    ws.autofilter(0, 0, max(count, 1), len(cols) - 1)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
     s.print_keys(1)
