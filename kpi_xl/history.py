@@ -439,7 +439,7 @@ def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
     and ``final_score``: that, else the district's own. The rank is by ``final_score`` (the rule the
     summary states): head office's assessment decides where one exists.
     """
-    from .scoring import district_score
+    from .scoring import assessed_district_score
 
     found = current_assessments(engine, result.fiscal_year, result.quarter)
     scores = result.scores
@@ -452,7 +452,7 @@ def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
         (None if g.get("decision") != RETURNED else
          "unchanged" if g.get("content_hash") and g.get("content_hash") == h else "changed")
         for g, h in zip(got, scores["content_hash"], strict=True)])
-    pairs: dict[int, list[tuple[float, float | None]]] = {}
+    pairs: dict[int, list[tuple[float, float | None, float | None]]] = {}
     any_hq: set[int] = set()
     for (code, _ind), g, w, own, status in zip(keys, got, scores["weight"], scores["score"], scores["status"],
                                                strict=True):
@@ -461,9 +461,9 @@ def attach_assessments(engine: Engine, result: ConsolidationResult) -> None:
         hq = g.get("hq_score")
         if hq is not None:
             any_hq.add(code)
-        pairs.setdefault(code, []).append((float(w), hq if hq is not None else (None if own != own else own)))
+        pairs.setdefault(code, []).append((float(w), None if own != own else own, hq))
     codes = result.districts["district_code"].astype(int).tolist()
-    hq_scores = [district_score(pairs[c]) if c in any_hq else None for c in codes]
+    hq_scores = [assessed_district_score(pairs[c]) if c in any_hq else None for c in codes]
     result.districts["hq_district_score"] = hq_scores
     final = [h if h is not None else (None if s != s else s) for h, s in zip(hq_scores, result.districts["score"],
                                                                               strict=True)]

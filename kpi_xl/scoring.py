@@ -236,6 +236,12 @@ def district_score(items: Iterable[tuple[float, float | None]]) -> float | None:
     return round2(_fsum(w * (s or 0.0) for w, s in pairs) / total)
 
 
+def assessed_district_score(items: Iterable[tuple[float, float | None, float | None]]) -> float | None:
+    """The ranking rule once head office has reviewed: (weight, own score, head office's score) per
+    indicator; head office's score replaces the district's own where given, indicator by indicator."""
+    return district_score((w, own if hq is None else hq) for w, own, hq in items)
+
+
 # ---------------------------------------------------------------------------------------------
 # Excel formulas over the sheet-scoped defined names (see form_spec.yaml).
 

@@ -326,15 +326,11 @@ def _hq_district_score(snap: Snapshot, code: int) -> float | None:
     head office assessed nothing of this district."""
     if not any(c == code for c, _ in snap.assessed):
         return None
-    from ..scoring import district_score
+    from ..scoring import assessed_district_score
 
-    pairs = []
-    for r in snap.results:
-        if int(r["district_code"]) != code or r["weight"] is None:
-            continue
-        hq = snap.assessed.get((code, r["indicator_code"]), {}).get("hq_score")
-        pairs.append((float(r["weight"]), hq if hq is not None else r["score"]))
-    return district_score(pairs)
+    return assessed_district_score(
+        (float(r["weight"]), r["score"], snap.assessed.get((code, r["indicator_code"]), {}).get("hq_score"))
+        for r in snap.results if int(r["district_code"]) == code and r["weight"] is not None)
 
 
 def _assessment(snap: Snapshot, code: int, indicator: str) -> dict[str, Any]:
